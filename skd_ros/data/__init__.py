@@ -1,0 +1,1 @@
+"""Data sources: synthetic aerial clips, dataset layouts and bags."""

@@ -1,0 +1,75 @@
+"""Configuration of the SKD networks: input resolution, widths and first kernels."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+PAPER_RESOLUTIONS = (32, 64, 128, 256)
+
+# The paper's ground-level variants change only the first two kernels (section IV-B).
+KERNEL_VARIANTS = {
+    "aerial": (3, 3),
+    "modify-a": (5, 5),
+    "modify-b": (7, 5),
+}
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """Shape of every SKD network: students and Sst share it so weights can move between them.
+
+    `stream_widths` are the output channels of the convolutions at layers 1, 2, 4, 6, 7, 8;
+    `head_widths` those of layers 9, 10, 11, 12 (layer 13 always has one output channel).
+    """
+
+    resolution: int = 64
+    first_kernels: tuple[int, int] = (3, 3)
+    stream_widths: tuple[int, ...] = (16, 16, 32, 64, 64, 128)
+    head_widths: tuple[int, ...] = (32, 32, 16, 8)
+
+    def __post_init__(self) -> None:
+        if self.resolution < 16 or self.resolution % 4:
+            raise ValueError(
+                f"resolution={self.resolution}: the input side must be a multiple of 4 "
+                f"(two 2x poolings and two 2x up-samplings) and at least 16; "
+                f"the paper uses {PAPER_RESOLUTIONS}"
+            )
+        if len(self.first_kernels) != 2 or any(k < 1 or k % 2 == 0 for k in self.first_kernels):
+            raise ValueError(
+                f"first_kernels={self.first_kernels}: need two odd kernel sizes, "
+                f"e.g. {KERNEL_VARIANTS}"
+            )
+        if len(self.stream_widths) != 6 or len(self.head_widths) != 4:
+            raise ValueError("stream_widths needs 6 entries and head_widths 4 (DESIGN.md §2)")
+        if any(w < 1 for w in (*self.stream_widths, *self.head_widths)):
+            raise ValueError("every width must be a positive channel count")
+
+    @classmethod
+    def variant(cls, name: str, resolution: int = 64) -> ModelConfig:
+        """Config for a named kernel variant: 'aerial' (paper default), 'modify-a', 'modify-b'."""
+        if name not in KERNEL_VARIANTS:
+            raise ValueError(f"unknown variant {name!r}; choose one of {sorted(KERNEL_VARIANTS)}")
+        return cls(resolution=resolution, first_kernels=KERNEL_VARIANTS[name])
+
+    @property
+    def feature_channels(self) -> int:
+        """Channels of one stream's output (layer 8), the features Fs or Ft."""
+        return self.stream_widths[-1]
+
+    def to_dict(self) -> dict:
+        """Plain-JSON form, stored next to exported weights."""
+        data = asdict(self)
+        data["first_kernels"] = list(self.first_kernels)
+        data["stream_widths"] = list(self.stream_widths)
+        data["head_widths"] = list(self.head_widths)
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> ModelConfig:
+        """Inverse of `to_dict`; unknown keys are an error so a typo is not silently ignored."""
+        known = {"resolution", "first_kernels", "stream_widths", "head_widths"}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown model config keys {sorted(unknown)}; known: {sorted(known)}")
+        kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in data.items()}
+        return cls(**kwargs)

@@ -1,0 +1,84 @@
+"""Exported model files: ONNX parity, safetensors weights, JSON contract, corruption checks."""
+
+import json
+
+import numpy as np
+import onnxruntime as ort
+import pytest
+import torch
+
+from skd_ros.export import (
+    INPUT_NAMES,
+    export_sst,
+    load_sst,
+    model_file,
+    onnx_parity_error,
+    read_metadata,
+)
+from skd_ros.models import ModelConfig, Sst
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory):
+    torch.manual_seed(3)
+    model = Sst(ModelConfig(resolution=32))
+    paths = export_sst(model, tmp_path_factory.mktemp("model"), info={"data": "unit test"})
+    return model, paths
+
+
+def test_onnx_runs_any_batch_and_matches_torch(exported):
+    model, paths = exported
+    session = ort.InferenceSession(str(paths.onnx), providers=["CPUExecutionProvider"])
+    assert [i.name for i in session.get_inputs()] == list(INPUT_NAMES)
+    frames = np.random.default_rng(0).random((5, 3, 32, 32), dtype=np.float32)
+    (out,) = session.run(None, {"previous": frames, "current": frames[::-1].copy()})
+    with torch.inference_mode():
+        expected = model(torch.from_numpy(frames), torch.from_numpy(frames[::-1].copy()))
+    assert out.shape == (5, 1, 32, 32)
+    assert np.abs(out - expected.numpy()).max() < 1e-4
+    assert onnx_parity_error(model, paths.onnx) < 1e-4
+
+
+def test_safetensors_weights_rebuild_the_same_model(exported):
+    model, paths = exported
+    rebuilt = load_sst(paths.metadata)
+    assert rebuilt.config == model.config
+    for key, value in model.state_dict().items():
+        assert torch.equal(rebuilt.state_dict()[key], value), key
+
+
+def test_metadata_describes_the_input_contract(exported):
+    _, paths = exported
+    metadata = read_metadata(paths.metadata)
+    assert metadata["model"]["resolution"] == 32
+    assert metadata["input"]["color_order"] == "rgb"
+    assert metadata["input"]["shape"] == ["batch", 3, 32, 32]
+    assert metadata["info"] == {"data": "unit test"}
+    assert set(metadata["files"]["sha256"]) == {paths.onnx.name, paths.weights.name}
+
+
+def test_corrupt_or_missing_files_are_reported_with_their_path(exported, tmp_path):
+    _, paths = exported
+    for source in (paths.onnx, paths.weights, paths.metadata):
+        (tmp_path / source.name).write_bytes(source.read_bytes())
+    weights = tmp_path / paths.weights.name
+    weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
+    with pytest.raises(ValueError, match="checksum"):
+        model_file(tmp_path / paths.metadata.name, "weights")
+    (tmp_path / paths.onnx.name).unlink()
+    with pytest.raises(FileNotFoundError, match="sst.onnx"):
+        model_file(tmp_path / paths.metadata.name, "onnx")
+    with pytest.raises(FileNotFoundError, match="does not exist"):
+        read_metadata(tmp_path / "missing.json")
+
+
+def test_foreign_or_broken_json_is_refused(tmp_path):
+    (tmp_path / "a.json").write_text("{not json")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        read_metadata(tmp_path / "a.json")
+    (tmp_path / "b.json").write_text(json.dumps({"format": "something-else"}))
+    with pytest.raises(ValueError, match="not an skd_ros model"):
+        read_metadata(tmp_path / "b.json")
+    (tmp_path / "c.json").write_text(json.dumps({"format": "skd_ros.sst", "format_version": 99}))
+    with pytest.raises(ValueError, match="upgrade skd_ros"):
+        read_metadata(tmp_path / "c.json")
