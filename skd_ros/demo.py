@@ -19,6 +19,7 @@ from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.models import ModelConfig, Sst
 from skd_ros.models.summary import format_summary, summary
 from skd_ros.preprocess import prepare_frame, prepare_map
+from skd_ros.training.predict import center_bias
 from skd_ros.visualize import contact_sheet, label, overlay
 
 
@@ -37,7 +38,7 @@ def run_clip(model: Sst, spec: ClipSpec, size: int) -> tuple[list, dict[str, lis
     """Run R and Sst over the clip; return sample rows for the sheet and per-frame costs."""
     costs: dict[str, list[float]] = {"reduce_ms": [], "sst_ms": []}
     scores: dict[str, list[float]] = {"sst_nss": [], "center_nss": []}
-    center = _center_bias(size)
+    center = center_bias(1, size)[0]
     previous, samples = None, []
     for frame in generate_clip(spec):
         start = time.perf_counter()
@@ -55,12 +56,6 @@ def run_clip(model: Sst, spec: ClipSpec, size: int) -> tuple[list, dict[str, lis
         if frame.index % max(1, spec.n_frames // 4) == 0 and len(samples) < 4:
             samples.append(_sheet_row(frame, saliency))
     return samples, {**costs, **scores}
-
-
-def _center_bias(size: int) -> np.ndarray:
-    """A centred Gaussian: the classic baseline every saliency model must beat."""
-    axis = np.linspace(-1, 1, size)
-    return np.exp(-(axis[None] ** 2 + axis[:, None] ** 2) / (2 * 0.35**2)).astype(np.float32)
 
 
 def _sheet_row(frame, saliency: np.ndarray) -> list[np.ndarray]:

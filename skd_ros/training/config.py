@@ -1,0 +1,174 @@
+"""Training configuration: one YAML file (config/train.yaml) plus command-line overrides.
+
+Every key has a default here, so a YAML file only needs the keys it changes. Overrides use
+dotted paths, e.g. `--set optim.batch_size=64 --set stage1.epochs=3`; values are parsed as
+YAML scalars, so numbers, booleans and lists work as expected.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+DATA_SOURCES = ("synthetic", "avs1k", "folders", "bag")
+
+
+@dataclass
+class DataConfig:
+    """Where training and evaluation frames come from."""
+
+    source: str = "synthetic"  # synthetic | avs1k | folders | bag
+    root: str = "outputs/data/synthetic"  # dataset root, frame-folder root or bag path
+    train_split: str = "trainSet"
+    eval_split: str = "testSet"
+    valid_split: str = "validSet"
+    bag_topic: str = ""  # empty: the bag's only image topic
+    bag_stride: int = 1
+    eval_root: str = ""  # folders/bag sources: held-out data for evaluation
+    # synthetic source only: generated on first use into `root`
+    synthetic_videos: list[int] = field(default_factory=lambda: [16, 4, 8])
+    synthetic_frames: int = 40
+    synthetic_size: list[int] = field(default_factory=lambda: [640, 360])
+    synthetic_seed: int = 1000
+
+
+@dataclass
+class ModelSection:
+    """Shape of the students and Sst (skd_ros.models.ModelConfig)."""
+
+    resolution: int = 64
+    variant: str = "aerial"  # aerial | modify-a | modify-b
+
+
+@dataclass
+class TeacherConfig:
+    """Which teachers supervise the students (names, or paths to models / map folders)."""
+
+    spatial: str = "deep-spatial"
+    temporal: str = "deep-temporal"
+    stage0_epochs: int = 8  # deep teachers: epochs of training on labelled data
+    stage0_lr: float = 1e-3
+    stage0_batch_size: int = 16
+
+
+@dataclass
+class OptimConfig:
+    """Optimiser settings shared by both stages (the paper: Adam, lr 1e-3, batch 128)."""
+
+    lr: float = 1e-3
+    batch_size: int = 128  # global batch, split across processes under torchrun
+    mu: float = 0.5  # weight of the soft (teacher) loss in stage 1
+    seed: int = 0
+    workers: int = 2  # data-loading worker processes (0: load in the main process)
+
+
+@dataclass
+class StageConfig:
+    """Length of one stage."""
+
+    epochs: int = 10
+
+
+@dataclass
+class TrainConfig:
+    """Everything `train run` needs."""
+
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelSection = field(default_factory=ModelSection)
+    teachers: TeacherConfig = field(default_factory=TeacherConfig)
+    optim: OptimConfig = field(default_factory=OptimConfig)
+    stage1: StageConfig = field(default_factory=StageConfig)
+    stage2: StageConfig = field(default_factory=StageConfig)
+    output: str = "outputs/train"
+    cache_dir: str = "outputs/cache"
+    threads: int = 0  # torch intra-op threads per process (0: torch's default)
+
+    def validate(self) -> TrainConfig:
+        """Refuse impossible settings with the key, the value and what is allowed."""
+        checks = [
+            (self.data.source in DATA_SOURCES, "data.source", f"one of {DATA_SOURCES}"),
+            (self.data.bag_stride >= 1, "data.bag_stride", "an integer >= 1"),
+            (0.0 <= self.optim.mu <= 1.0, "optim.mu", "a number in [0, 1]"),
+            (self.optim.lr > 0, "optim.lr", "a positive number"),
+            (self.optim.batch_size >= 1, "optim.batch_size", "an integer >= 1"),
+            (self.optim.workers >= 0, "optim.workers", "an integer >= 0"),
+            (self.stage1.epochs >= 0, "stage1.epochs", "an integer >= 0"),
+            (self.stage2.epochs >= 0, "stage2.epochs", "an integer >= 0"),
+        ]
+        for ok, key, allowed in checks:
+            if not ok:
+                raise ValueError(f"{key}={_get(self, key)!r} is invalid: expected {allowed}")
+        return self
+
+    def to_dict(self) -> dict:
+        """Plain dict, for logs and exported metadata."""
+        return dataclasses.asdict(self)
+
+
+def load_config(path: Path | None = None, overrides: list[str] | None = None) -> TrainConfig:
+    """Defaults, updated from the YAML file at `path`, then from `key=value` overrides."""
+    config = TrainConfig()
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"training config {path} does not exist")
+        data = yaml.safe_load(path.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ValueError(f"{path}: expected a mapping of sections at the top level")
+        _update(config, data, str(path))
+    for item in overrides or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r} is not of the form section.key=value")
+        _set(config, key.strip(), yaml.safe_load(value))
+    return config.validate()
+
+
+def _update(target: Any, data: dict, where: str) -> None:
+    for key, value in data.items():
+        _set(target, key, value, where)
+
+
+def _set(target: Any, dotted: str, value: Any, where: str = "override") -> None:
+    *parents, name = dotted.split(".")
+    for part in parents:
+        target = _field(target, part, dotted, where)
+    current = _field(target, name, dotted, where)
+    if dataclasses.is_dataclass(current):
+        if not isinstance(value, dict):
+            raise ValueError(f"{where}: {dotted} is a section; give it a mapping")
+        _update(current, {f"{k}": v for k, v in value.items()}, where)
+        return
+    setattr(target, name, _coerce(current, value, dotted, where))
+
+
+def _field(target: Any, name: str, dotted: str, where: str) -> Any:
+    names = {f.name for f in dataclasses.fields(target)}
+    if name not in names:
+        raise ValueError(f"{where}: unknown key {dotted!r}; known here: {sorted(names)}")
+    return getattr(target, name)
+
+
+def _coerce(current: Any, value: Any, dotted: str, where: str) -> Any:
+    if isinstance(current, bool) or current is None:
+        return value
+    if isinstance(current, float) and isinstance(value, int):
+        return float(value)
+    if isinstance(current, list) and isinstance(value, list):
+        return value
+    if not isinstance(value, type(current)):
+        raise ValueError(
+            f"{where}: {dotted}={value!r} should be {type(current).__name__} like {current!r}"
+        )
+    return value
+
+
+def _get(config: TrainConfig, dotted: str) -> Any:
+    value: Any = config
+    for part in dotted.split("."):
+        value = getattr(value, part)
+    return value

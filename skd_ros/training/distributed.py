@@ -1,0 +1,87 @@
+"""Multi-process training with torch.distributed (DDP), started by `torchrun`.
+
+`torchrun --nproc_per_node N -m skd_ros.training.cli run ...` sets RANK, WORLD_SIZE and
+LOCAL_RANK; without them everything runs in one process. The global batch size stays what
+the config says and is split evenly across processes, so N processes follow the same
+optimisation path as one (up to floating-point summation order).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+
+@dataclass(frozen=True)
+class Context:
+    """Where this process sits in the job."""
+
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+    device: torch.device = torch.device("cpu")
+
+    @property
+    def is_main(self) -> bool:
+        """True for the process that logs, writes checkpoints and exports."""
+        return self.rank == 0
+
+    @property
+    def distributed(self) -> bool:
+        return self.world_size > 1
+
+
+def setup(device: str = "auto") -> Context:
+    """Join the torchrun job if there is one (gloo on CPU, NCCL on CUDA); else one process."""
+    world_size = int(os.environ.get("WORLD_SIZE", "1"))
+    rank = int(os.environ.get("RANK", "0"))
+    local_rank = int(os.environ.get("LOCAL_RANK", "0"))
+    use_cuda = torch.cuda.is_available() if device == "auto" else device.startswith("cuda")
+    if use_cuda:
+        if not torch.cuda.is_available():
+            raise RuntimeError("device=cuda was asked for but torch sees no CUDA device")
+        torch.cuda.set_device(local_rank)
+        target = torch.device("cuda", local_rank)
+    else:
+        target = torch.device("cpu")
+    if world_size > 1 and not dist.is_initialized():
+        dist.init_process_group("nccl" if use_cuda else "gloo")
+    return Context(rank, world_size, local_rank, target)
+
+
+def teardown(context: Context) -> None:
+    """Leave the process group (no-op for one process)."""
+    if context.distributed and dist.is_initialized():
+        dist.destroy_process_group()
+
+
+def wrap(model: torch.nn.Module, context: Context) -> torch.nn.Module:
+    """Put `model` on the device and, under torchrun, inside DistributedDataParallel."""
+    model = model.to(context.device)
+    if not context.distributed:
+        return model
+    ids = [context.local_rank] if context.device.type == "cuda" else None
+    return torch.nn.parallel.DistributedDataParallel(model, device_ids=ids)
+
+
+def unwrap(model: torch.nn.Module) -> torch.nn.Module:
+    """The plain module inside a DDP wrapper."""
+    return model.module if isinstance(model, torch.nn.parallel.DistributedDataParallel) else model
+
+
+def average(value: float, context: Context) -> float:
+    """Mean of a scalar over all processes (for logging losses)."""
+    if not context.distributed:
+        return value
+    tensor = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(tensor)
+    return float(tensor.item()) / context.world_size
+
+
+def barrier(context: Context) -> None:
+    """Wait for every process (no-op for one process)."""
+    if context.distributed:
+        dist.barrier()

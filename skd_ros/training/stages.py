@@ -1,0 +1,94 @@
+"""The two distillation stages (paper section III) as functions of cached data.
+
+Stage 1 trains each student on reduced frames with the mu-weighted soft + hard loss against
+its teacher's reduced map and the reduced ground truth (eqs. 1-4). Stage 2 builds Sst from
+the students and trains it with the hard loss alone (eq. 5).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skd_ros.losses import distillation_loss, transfer_loss
+from skd_ros.models import ModelConfig, SpatialStudent, Sst, TemporalStudent
+from skd_ros.training import distributed
+from skd_ros.training.batches import PairBatches
+from skd_ros.training.loop import LoopSettings, fit
+
+
+def spatial_loss(mu: float):
+    """Loss of Ss on a batch: eq. 1."""
+
+    def loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        prediction = model(batch["current"])
+        return distillation_loss(prediction, batch["teacher"], batch["target"], mu)
+
+    return loss
+
+
+def temporal_loss(mu: float):
+    """Loss of St on a batch: eq. 2, on the causal (previous, current) pair."""
+
+    def loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+        prediction = model(torch.cat((batch["previous"], batch["current"]), dim=1))
+        return distillation_loss(prediction, batch["teacher"], batch["target"], mu)
+
+    return loss
+
+
+def sst_loss(model: torch.nn.Module, batch: dict[str, torch.Tensor]) -> torch.Tensor:
+    """Loss of Sst on a batch: eq. 5."""
+    return transfer_loss(model(batch["previous"], batch["current"]), batch["target"])
+
+
+def train_student(
+    kind: str,
+    config: ModelConfig,
+    data: PairBatches,
+    mu: float,
+    settings: LoopSettings,
+    stage_dir: Path,
+    context: distributed.Context,
+) -> SpatialStudent | TemporalStudent:
+    """Stage 1 for one student ('spatial' or 'temporal'); `data.teacher` is its teacher."""
+    if data.teacher is None:
+        raise ValueError(f"stage 1 ({kind}) needs the {kind} teacher's maps in the cache")
+    torch.manual_seed(settings.seed)
+    if kind == "spatial":
+        model, loss = SpatialStudent(config), spatial_loss(mu)
+    elif kind == "temporal":
+        model, loss = TemporalStudent(config), temporal_loss(mu)
+    else:
+        raise ValueError(f"unknown student kind {kind!r}; expected 'spatial' or 'temporal'")
+    return fit(model, loss, data, settings, stage_dir, context, f"stage1-{kind}")
+
+
+def train_sst(
+    model: Sst,
+    data: PairBatches,
+    settings: LoopSettings,
+    stage_dir: Path,
+    context: distributed.Context,
+) -> Sst:
+    """Stage 2: train an Sst (normally `Sst.from_students(...)`) with the hard loss."""
+    return fit(model, sst_loss, data, settings, stage_dir, context, "stage2-sst")
+
+
+def fused_target(teacher_maps: list[np.ndarray]) -> np.ndarray:
+    """Training target for unlabelled data: per-frame min-max normalised teachers, averaged.
+
+    Works on reduced (N, h, w) maps; R is linear, so this equals fusing at full resolution
+    and reducing, up to where each map's minimum and maximum are taken.
+    """
+    if not teacher_maps:
+        raise ValueError("unlabelled data needs at least one teacher to make a target")
+    fused = np.zeros(teacher_maps[0].shape, np.float32)
+    for maps in teacher_maps:
+        maps = maps.astype(np.float32)
+        low = maps.min(axis=(1, 2), keepdims=True)
+        span = maps.max(axis=(1, 2), keepdims=True) - low
+        fused += np.where(span > 0, (maps - low) / np.maximum(span, 1e-12), 0.0)
+    return (fused / len(teacher_maps)).astype(np.float16)

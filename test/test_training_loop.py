@@ -1,0 +1,114 @@
+"""The training machinery: config, epoch batches, checkpoints and resume, on real networks."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from skd_ros.models import ModelConfig, Sst
+from skd_ros.training import distributed
+from skd_ros.training.batches import EpochBatches, PairBatches
+from skd_ros.training.checkpoint import load_checkpoint
+from skd_ros.training.config import TrainConfig, load_config
+from skd_ros.training.loop import CHECKPOINT, LOG, LoopSettings
+from skd_ros.training.stages import fused_target, train_sst, train_student
+
+ROOT = Path(__file__).resolve().parents[1]
+CPU = distributed.Context()
+
+
+def blob_data(count=48, side=32, seed=0):
+    """Frames with a bright moving square and its map: learnable in a few epochs."""
+    rng = np.random.default_rng(seed)
+    frames = (rng.random((count, 3, side, side)) * 60).astype(np.uint8)
+    targets = np.zeros((count, side, side), np.float16)
+    for i in range(count):
+        y, x = rng.integers(4, side - 12, size=2)
+        frames[i, :, y : y + 8, x : x + 8] = 250
+        targets[i, y : y + 8, x : x + 8] = 1.0
+    previous = np.maximum(np.arange(count) - 1, 0)
+    return frames, previous, targets
+
+
+def settings(epochs=2, **kwargs):
+    return LoopSettings(epochs=epochs, batch_size=16, lr=1e-3, seed=0, progress=False, **kwargs)
+
+
+def test_shipped_yaml_loads_and_overrides_apply():
+    config = load_config(ROOT / "config" / "train.yaml", ["optim.mu=0.3", "model.resolution=32"])
+    assert config.optim.mu == 0.3 and config.model.resolution == 32
+    assert config.optim.batch_size == 128 and config.optim.lr == 1e-3  # the paper's settings
+    assert load_config(None).to_dict() == TrainConfig().to_dict()
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("optim.mu=1.5", "optim.mu=1.5 is invalid"),
+        ("optim.mu=high", "should be float"),
+        ("optim.batchsize=4", "unknown key 'optim.batchsize'"),
+        ("data.source=s3", "one of"),
+        ("nonsense", "section.key=value"),
+    ],
+)
+def test_bad_settings_are_refused_with_the_key(override, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(None, [override])
+
+
+def test_epoch_batches_are_a_seeded_permutation_split_across_processes():
+    single = list(EpochBatches(50, 10, seed=3))
+    assert sorted(i for b in single for i in b) == list(range(50))
+    shards = [list(EpochBatches(50, 10, seed=3, rank=r, world_size=2)) for r in range(2)]
+    for step, batch in enumerate(single):
+        assert shards[0][step] + shards[1][step] == batch
+    again = EpochBatches(50, 10, seed=3)
+    again.set_epoch(1)
+    assert list(again) != single
+    with pytest.raises(ValueError, match="multiple of the process count"):
+        EpochBatches(50, 9, seed=0, world_size=2)
+
+
+def test_students_and_sst_learn_a_visible_target(tmp_path):
+    frames, previous, targets = blob_data()
+    config = ModelConfig(resolution=32)
+    data = PairBatches(frames, previous, targets, teacher=targets)
+    ss = train_student("spatial", config, data, 0.5, settings(8), tmp_path / "ss", CPU)
+    st = train_student("temporal", config, data, 0.5, settings(1), tmp_path / "st", CPU)
+    sst = train_sst(Sst.from_students(ss, st), data, settings(1), tmp_path / "sst", CPU)
+    history = load_checkpoint(tmp_path / "ss" / CHECKPOINT).history
+    assert history[-1]["loss"] < history[0]["loss"]
+    assert len((tmp_path / "ss" / LOG).read_text().splitlines()) == 8
+    assert isinstance(sst, Sst)
+
+
+def test_resume_continues_to_the_same_weights(tmp_path):
+    frames, previous, targets = blob_data()
+    config = ModelConfig(resolution=32)
+    data = PairBatches(frames, previous, targets, teacher=targets)
+    straight = train_student("spatial", config, data, 0.5, settings(3), tmp_path / "a", CPU)
+    train_student("spatial", config, data, 0.5, settings(1), tmp_path / "b", CPU)
+    assert load_checkpoint(tmp_path / "b" / CHECKPOINT).epoch == 1
+    with pytest.raises(FileExistsError, match="--resume"):
+        train_student("spatial", config, data, 0.5, settings(3), tmp_path / "b", CPU)
+    resumed = train_student(
+        "spatial", config, data, 0.5, settings(3, resume=True), tmp_path / "b", CPU
+    )
+    for key, value in straight.state_dict().items():
+        assert torch.allclose(resumed.state_dict()[key], value, atol=1e-6), key
+    assert len((tmp_path / "b" / LOG).read_text().splitlines()) == 3
+
+
+def test_corrupt_checkpoint_names_the_file(tmp_path):
+    path = tmp_path / CHECKPOINT
+    path.write_bytes(b"not a checkpoint")
+    with pytest.raises(ValueError, match=str(path)):
+        load_checkpoint(path)
+
+
+def test_fused_target_normalises_each_teacher_then_averages():
+    a = np.array([[[0, 2], [4, 4]]], np.float32)
+    b = np.array([[[1, 1], [1, 1]]], np.float32)  # flat: contributes nothing
+    fused = fused_target([a, b]).astype(np.float32)
+    assert np.allclose(fused, [[[0.0, 0.25], [0.5, 0.5]]])
