@@ -1,0 +1,53 @@
+"""`python -m skd_ros.teachers`: per-frame cost of every built-in teacher on 720p frames.
+
+Runs on one thread by default (OpenCV and torch), on a synthetic 1280x720 Vehicle clip.
+The deep teachers are timed untrained (the cost does not depend on the weights).
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import torch
+
+from skd_ros.data.synthetic import ClipSpec, generate_clip
+from skd_ros.teachers import build_teacher
+from skd_ros.teachers.deep import save_deep_teacher
+from skd_ros.teachers.deep_nets import DeepNetConfig, DeepSaliencyNet
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m skd_ros.teachers", description=__doc__)
+    parser.add_argument("--threads", type=int, default=1, help="OpenCV and torch threads")
+    parser.add_argument("--repeats", type=int, default=20, help="timed calls per teacher")
+    parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--height", type=int, default=720)
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(args.threads)
+    torch.set_num_threads(args.threads)
+    frames = [f.image for f in generate_clip(ClipSpec(7, "Vehicle", 3, args.width, args.height))]
+    with tempfile.TemporaryDirectory() as folder:
+        teachers = [build_teacher(n) for n in ("spectral-residual", "fine-grained", "flow")]
+        for kind, channels in (("spatial", 3), ("temporal", 6)):
+            torch.manual_seed(0)
+            net = DeepSaliencyNet(DeepNetConfig(channels)).eval()
+            teachers.append(build_teacher(save_deep_teacher(net, Path(folder) / kind, kind)))
+        size = f"{args.width}x{args.height}"
+        print(f"| teacher | kind | ms / frame at {size}, {args.threads} thread(s) |")
+        print("|---|---|---:|")
+        for teacher in teachers:
+            teacher(frames[0], frames[1])  # warm up
+            started = time.perf_counter()
+            for i in range(args.repeats):
+                teacher(frames[i % 2], frames[1 + i % 2])
+            ms = (time.perf_counter() - started) / args.repeats * 1e3
+            print(f"| {teacher.name} | {teacher.kind} | {ms:.1f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

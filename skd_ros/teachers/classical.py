@@ -1,0 +1,163 @@
+"""Teachers that need no training: OpenCV static saliency and ego-motion-compensated flow.
+
+- `spectral-residual` (spatial): OpenCV's spectral residual static saliency (Hou & Zhang).
+  It works on a 64x64 grey image inside, so the frame is first shrunk to 320 px wide to
+  spare OpenCV the full-resolution conversion; the map is 320 px wide.
+- `fine-grained` (spatial): OpenCV's fine-grained static saliency (Montabone & Soto,
+  centre-surround differences on an integral image). It costs about 100 ms on a 720p
+  frame at full resolution, so it runs on the frame shrunk to 320 px wide (about 6 ms);
+  the map is 320 px wide.
+- `flow` (temporal): the expensive motion cue the temporal student learns to replace.
+  DIS optical flow (OpenCV, medium preset) from the current frame to the previous one,
+  both shrunk to 640 px wide to bound the cost (about 25 ms instead of 65 ms at 720p).
+  The camera's own motion is a homography fitted with RANSAC to the flow on an 8-px grid
+  (drift, rotation and zoom of a downward-looking camera over flat ground); what is left
+  after subtracting it is the independent motion of vehicles, people and boats. Its
+  magnitude is weighted by a texture confidence E / (E + k), E the local mean squared
+  grey-level gradient (Sobel, sigma 2 px), because DIS invents motion on uniform fields and
+  water; measured on the synthetic clips, this weighting raises the map's correlation with
+  the ground truth from about 0.1 to 0.5 for vehicles. The result is smoothed (Gaussian,
+  sigma 1/160 of the width), pixels that were outside the previous view are zeroed, and
+  it is divided by its maximum, or by `min_motion` (0.5 px at 640 px wide, in proportion
+  at other widths) when the scene moves less than that, so a static scene gives a dim map
+  instead of amplified noise. For a video's first frame (previous is current) the map is
+  all zeros.
+
+All maps are float32 in [0, 1]; the shrinking is each teacher's own working resolution,
+not the students' reduction R (the cache applies R to the maps).
+"""
+
+from __future__ import annotations
+
+import threading
+
+import cv2
+import numpy as np
+
+from skd_ros.teachers.base import min_max, resize_width
+
+STATIC_WIDTH = 320
+FLOW_WIDTH = 640
+
+
+class _PerThread(threading.local):
+    """OpenCV algorithm objects keep buffers: one instance per thread."""
+
+    def __init__(self, factory) -> None:
+        self.algorithm = factory()
+
+
+class StaticSaliencyTeacher:
+    """OpenCV static saliency (spectral residual or fine-grained) on a shrunk frame."""
+
+    kind = "spatial"
+    FACTORIES = {
+        "spectral-residual": cv2.saliency.StaticSaliencySpectralResidual_create,
+        "fine-grained": cv2.saliency.StaticSaliencyFineGrained_create,
+    }
+
+    def __init__(self, name: str = "spectral-residual", width: int = STATIC_WIDTH) -> None:
+        if name not in self.FACTORIES:
+            raise ValueError(
+                f"unknown static saliency {name!r}; choose one of {list(self.FACTORIES)}"
+            )
+        self.name, self.width = name, int(width)
+        self.identity = f"opencv-{cv2.__version__}-w{self.width}"
+        self._local = _PerThread(self.FACTORIES[name])
+
+    def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        small = resize_width(current, self.width)
+        ok, saliency = self._local.algorithm.computeSaliency(small)
+        if not ok or saliency is None:
+            return np.zeros(small.shape[:2], np.float32)
+        return min_max(saliency)
+
+
+class FlowTeacher:
+    """Residual motion after removing the camera's global motion (see the module docstring)."""
+
+    name = "flow"
+    kind = "temporal"
+
+    def __init__(
+        self,
+        width: int = FLOW_WIDTH,
+        grid: int = 8,
+        ransac_px: float = 1.0,
+        texture_k: float = 1e5,
+        min_motion: float = 0.5,
+    ) -> None:
+        self.width, self.grid, self.ransac_px = int(width), int(grid), float(ransac_px)
+        self.texture_k, self.min_motion = float(texture_k), float(min_motion)
+        self.identity = (
+            f"dis-medium-opencv-{cv2.__version__}-w{self.width}-g{self.grid}"
+            f"-r{self.ransac_px}-k{self.texture_k}-m{self.min_motion}"
+        )
+        self._local = _PerThread(
+            lambda: cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_MEDIUM)
+        )
+
+    def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        now = _grey(resize_width(current, self.width))
+        if previous is current or previous.shape != current.shape:
+            return np.zeros(now.shape, np.float32)
+        before = _grey(resize_width(previous, self.width))
+        flow = self._local.algorithm.calc(now, before, None)  # now(x) ~ before(x + flow(x))
+        camera = self.camera_motion(flow)
+        residual = flow - camera
+        motion = np.sqrt(residual[..., 0] ** 2 + residual[..., 1] ** 2)
+        motion *= self.texture_confidence(now)
+        sigma = max(1.0, now.shape[1] / 160.0)
+        motion = cv2.GaussianBlur(motion, (0, 0), sigma)
+        height, width = now.shape
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        target_x, target_y = xs + camera[..., 0], ys + camera[..., 1]
+        outside = (target_x < 0) | (target_y < 0) | (target_x > width - 1) | (target_y > height - 1)
+        motion[outside] = 0.0
+        scale = max(float(motion.max()), self.min_motion * width / FLOW_WIDTH)
+        return np.clip(motion / scale, 0.0, 1.0).astype(np.float32)
+
+    def texture_confidence(self, grey: np.ndarray) -> np.ndarray:
+        """E / (E + k) in [0, 1): E the local mean squared gradient; ~0 where flow is guesswork."""
+        image = grey.astype(np.float32)
+        gx = cv2.Sobel(image, cv2.CV_32F, 1, 0)
+        gy = cv2.Sobel(image, cv2.CV_32F, 0, 1)
+        energy = cv2.GaussianBlur(gx * gx + gy * gy, (0, 0), 2.0)
+        return energy / (energy + np.float32(self.texture_k))
+
+    def camera_motion(self, flow: np.ndarray) -> np.ndarray:
+        """The flow field of the best-fitting homography (RANSAC) on a grid of flow vectors.
+
+        Falls back to the median translation when no homography can be fitted.
+        """
+        height, width = flow.shape[:2]
+        step = self.grid
+        ys, xs = np.mgrid[step // 2 : height : step, step // 2 : width : step]
+        source = np.stack([xs.ravel(), ys.ravel()], axis=1).astype(np.float32)
+        target = source + flow[ys.ravel(), xs.ravel()]
+        homography = None
+        if len(source) >= 8:
+            homography, _ = cv2.findHomography(
+                source, target, cv2.RANSAC, self.ransac_px, maxIters=500, confidence=0.99
+            )
+        if homography is None:
+            median = np.median(flow.reshape(-1, 2), axis=0).astype(np.float32)
+            return np.broadcast_to(median, flow.shape).copy()
+        grid_y, grid_x = np.mgrid[0:height, 0:width].astype(np.float32)
+        points = np.stack([grid_x, grid_y], axis=-1).reshape(-1, 1, 2)
+        mapped = cv2.perspectiveTransform(points, homography).reshape(height, width, 2)
+        return mapped - np.stack([grid_x, grid_y], axis=-1)
+
+
+def _grey(image: np.ndarray) -> np.ndarray:
+    return cv2.cvtColor(image, cv2.COLOR_BGR2GRAY) if image.ndim == 3 else image
+
+
+def classical_teacher(name: str, **options):
+    """Build a classical teacher by name: 'spectral-residual', 'fine-grained' or 'flow'."""
+    if name == "flow":
+        return FlowTeacher(**options)
+    return StaticSaliencyTeacher(name, **options)
+
+
+CLASSICAL_NAMES = ("spectral-residual", "fine-grained", "flow")
