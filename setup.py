@@ -26,7 +26,16 @@ setup(
     python_requires=">=3.10",
     install_requires=["setuptools", "numpy", "opencv-contrib-python-headless", "pyyaml"],
     extras_require={
-        "train": ["torch==2.13.0", "tqdm", "safetensors", "onnx"],
+        "train": [
+            "torch==2.13.0",
+            "tqdm",
+            "safetensors",
+            "onnx",
+            "onnxscript",
+            "matplotlib",
+            "rosbags",
+            "rosbags-image",
+        ],
         "runtime": ["onnxruntime", "rosbags", "rosbags-image"],
         "test": ["pytest", "scipy", "ruff"],
     },
@@ -38,6 +47,7 @@ setup(
     entry_points={
         "console_scripts": [
             "demo = skd_ros.demo:main",
+            "train = skd_ros.training.cli:main",
         ],
     },
 )

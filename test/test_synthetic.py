@@ -1,4 +1,4 @@
-"""The synthetic aerial generator: determinism, ground truth, ego-motion, layouts."""
+"""The synthetic aerial generator: determinism, ground truth, ego-motion, layouts, CLI."""
 
 import cv2
 import numpy as np
@@ -6,103 +6,276 @@ import pytest
 
 from skd_ros.data.synthetic import (
     CATEGORIES,
+    SIGMA_FLOOR,
     ClipSpec,
     default_splits,
     generate_clip,
+    main,
     video_name,
     write_avs1k,
     write_frame_folders,
 )
 
-SMALL = {"width": 320, "height": 180}
+W, H = 256, 144
+SMALL = {"width": W, "height": H}
+MARGIN = int(3 * SIGMA_FLOOR * max(W, H)) + 1  # 3 sigma of the smallest Gaussian
 
 
-def clip(seed=1, category="Vehicle", n_frames=6, **kwargs):
-    return list(generate_clip(ClipSpec(seed, category, n_frames, **{**SMALL, **kwargs})))
+def clip(seed=1, category="Vehicle", n_frames=6, **size):
+    return list(generate_clip(ClipSpec(seed, category, n_frames, **(size or SMALL))))
+
+
+def center(box) -> np.ndarray:
+    return np.array(box, float).reshape(2, 2).mean(axis=0)
+
+
+def relative_affine(a, b) -> np.ndarray:
+    """The 2x3 affine taking frame a's pixels to frame b's (camera b after camera a^-1)."""
+    return b.camera @ np.vstack([cv2.invertAffineTransform(a.camera), [0, 0, 1]])
+
+
+def grey(frame) -> np.ndarray:
+    return cv2.cvtColor(frame.image, cv2.COLOR_BGR2GRAY).astype(np.float32)
+
+
+# -- determinism --------------------------------------------------------------------------------
 
 
 def test_same_seed_same_bytes_other_seed_other_clip():
     a, b, c = clip(5), clip(5), clip(6)
     for x, y in zip(a, b, strict=True):
-        assert np.array_equal(x.image, y.image) and np.array_equal(x.saliency, y.saliency)
-        assert x.boxes == y.boxes
+        assert x.image.tobytes() == y.image.tobytes()
+        assert x.saliency.tobytes() == y.saliency.tobytes()
+        assert x.boxes == y.boxes and x.labels == y.labels and x.index == y.index
     assert not np.array_equal(a[0].image, c[0].image)
+    assert not np.array_equal(a[0].saliency, c[0].saliency)
+
+
+def test_generation_leaves_global_random_state_alone():
+    np.random.seed(0)
+    expected = np.random.random()
+    np.random.seed(0)
+    clip(2, "Human", n_frames=2)
+    assert np.random.random() == expected
+
+
+# -- ground truth -------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("category", CATEGORIES)
-def test_every_category_has_targets_with_peaked_ground_truth(category):
-    frames = clip(11, category, n_frames=4)
-    for frame in frames:
-        assert frame.image.shape == (180, 320, 3) and frame.image.dtype == np.uint8
-        assert frame.saliency.dtype == np.float32
+def test_every_category_has_targets_with_peaked_concentrated_ground_truth(category):
+    for frame in clip(11, category, n_frames=4):
+        assert frame.image.shape == (H, W, 3) and frame.image.dtype == np.uint8
+        assert frame.saliency.shape == (H, W) and frame.saliency.dtype == np.float32
         assert frame.saliency.min() >= 0.0 and frame.saliency.max() <= 1.0
         assert frame.boxes, f"{category} frame {frame.index} has no visible target"
-        for x0, y0, x1, y1 in frame.boxes:
-            assert 0 <= x0 < x1 < 320 and 0 <= y0 < y1 < 180
-            assert frame.saliency[y0 : y1 + 1, x0 : x1 + 1].max() > 0.9
-
-
-def test_map_mass_sits_around_the_targets():
-    for frame in clip(3, "Human", n_frames=3):
-        near = np.zeros_like(frame.saliency, bool)
-        for x0, y0, x1, y1 in frame.boxes:
-            pad = 12
-            near[max(0, y0 - pad) : y1 + pad, max(0, x0 - pad) : x1 + pad] = True
+        assert frame.labels == [category] * len(frame.boxes)
+        near = np.zeros((H, W), bool)
+        for box in frame.boxes:
+            assert all(isinstance(v, int) for v in box)
+            x0, y0, x1, y1 = box
+            assert 0 <= x0 < x1 < W and 0 <= y0 < y1 < H
+            assert frame.saliency[y0 : y1 + 1, x0 : x1 + 1].max() > 0.95
+            near[max(0, y0 - MARGIN) : y1 + MARGIN + 1, max(0, x0 - MARGIN) : x1 + MARGIN + 1] = 1
         assert frame.saliency[near].sum() > 0.8 * frame.saliency.sum()
 
 
-def test_camera_moves_and_targets_move_relative_to_the_ground():
+def spread(frame) -> np.ndarray:
+    """Eigenvalues (ascending) of the map's covariance, in squared pixels."""
+    ys, xs = np.nonzero(frame.saliency > 0.01)
+    return np.linalg.eigvalsh(
+        np.cov(np.stack([xs, ys]).astype(float), aweights=frame.saliency[ys, xs])
+    )
+
+
+def test_ground_truth_spread_follows_target_size_and_shape():
+    buildings = [spread(clip(seed, "Building", n_frames=1)[0]) for seed in range(6)]
+    loner = next(f for seed in range(40) if len((f := clip(seed, "Human", 1)[0]).boxes) == 1)
+    low, high = spread(loner)
+    assert high < 1.1 * low  # a tiny person: a round scatter of fixations
+    assert max(b[1] / b[0] for b in buildings) > 1.25  # long buildings, long Gaussians
+    assert min(b[1] for b in buildings) > 1.5 * high  # bigger target, wider spread
+
+
+# -- motion -------------------------------------------------------------------------------------
+
+
+def test_camera_ego_motion_is_a_smooth_nearly_rigid_shift():
     frames = clip(8, "Vehicle", n_frames=12, width=640, height=360)
-    grey = [cv2.cvtColor(f.image, cv2.COLOR_BGR2GRAY).astype(np.float32) for f in frames]
-    steps = np.array([cv2.phaseCorrelate(grey[i], grey[i + 1])[0] for i in range(11)])
-    assert np.median(np.hypot(*steps.T)) > 0.3  # ego-motion: the whole view drifts
-    centre = [
-        np.array(f.boxes[0], float).reshape(2, 2).mean(axis=0) for f in (frames[0], frames[-1])
-    ]
-    relative = (centre[1] - centre[0]) - steps.sum(axis=0)
-    assert np.hypot(*relative) > 4.0  # the car moves over the ground, not only with it
+    images = [grey(f) for f in frames]
+    window = cv2.createHanningWindow((640, 360), cv2.CV_32F)
+    steps, responses = [], []
+    for a, b in zip(images[:-1], images[1:], strict=True):
+        (dx, dy), response = cv2.phaseCorrelate(a, b, window)
+        steps.append((dx, dy))
+        responses.append(response)
+    steps = np.array(steps)
+    speed = np.hypot(*steps.T)
+    assert np.all(speed > 0.3), speed  # every frame the whole view moves...
+    assert np.all(np.abs(np.diff(steps, axis=0)) < 1.0), steps  # ...smoothly
+    assert min(responses) > 0.1  # one dominant translation: the frames are shifted copies
+    for a, b in zip(frames[:-1], frames[1:], strict=True):
+        assert not np.array_equal(a.image, b.image)
+        # the camera matrices explain the motion: warping a onto b removes most of the difference
+        smooth_a, smooth_b = (cv2.GaussianBlur(grey(f), (0, 0), 2.0) for f in (a, b))
+        smooth_a, smooth_b = smooth_a / smooth_a.mean(), smooth_b / smooth_b.mean()  # flicker
+        warped = cv2.warpAffine(smooth_a, relative_affine(a, b), (640, 360))
+        inner = np.s_[20:-20, 20:-20]
+        aligned = np.abs(warped - smooth_b)[inner].mean()
+        assert aligned < 0.4 * np.abs(smooth_a - smooth_b)[inner].mean()
+
+
+def test_camera_rolls_and_zooms_a_little():
+    frames = clip(3, "Building", n_frames=90)
+    first, last = frames[0].camera[:, :2], frames[-1].camera[:, :2]
+    roll = np.degrees(np.arctan2(last[1, 0], last[0, 0]) - np.arctan2(first[1, 0], first[0, 0]))
+    zoom = np.linalg.det(last) ** 0.5 / np.linalg.det(first) ** 0.5
+    assert 0.02 < abs((roll + 180) % 360 - 180) < 15
+    assert 0.001 < abs(zoom - 1) < 0.15
+
+
+@pytest.mark.parametrize("category", ["Vehicle", "Human"])
+def test_targets_move_relative_to_the_ground(category):
+    frames = clip(8, category, n_frames=20, width=640, height=360)
+    first, last = frames[0], frames[-1]
+    assert len(first.boxes) == len(last.boxes)
+    predicted = cv2.transform(center(first.boxes[0])[None, None], relative_affine(first, last))
+    own_motion = np.hypot(*(center(last.boxes[0]) - predicted[0, 0]))
+    assert own_motion > 5.0  # beyond the ego-motion, the target moved over the ground
+    assert not np.allclose(center(first.boxes[0]), center(last.boxes[0]))
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_the_camera_keeps_targets_in_view_over_a_long_clip(category):
+    frames = list(generate_clip(ClipSpec(21, category, 240, width=128, height=72)))
+    seen = np.mean([bool(f.boxes) for f in frames])
+    assert seen > 0.95, seen
+
+
+# -- layouts and CLI ----------------------------------------------------------------------------
+
+
+def tree(root) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file()}
 
 
 def test_avs1k_layout_and_names(tmp_path):
     splits = default_splits(2, 1, 1, n_frames=3, base_seed=40, **SMALL)
     root = write_avs1k(tmp_path, splits)
     assert root == tmp_path / "AVS1K"
-    assert [s.category for s in splits["trainSet"]] == ["Building", "Human"]
-    seeds = [s.seed for specs in splits.values() for s in specs]
-    assert len(set(seeds)) == len(seeds)
-    for split, specs in splits.items():
-        for spec in specs:
-            name = video_name(spec)
-            frames = sorted((root / split / "Frame" / name).iterdir())
-            maps = sorted((root / split / "Ground" / name).iterdir())
-            assert [p.name for p in frames] == [f"{name}_{i:05d}.png" for i in (1, 2, 3)]
-            assert [p.name for p in maps] == [p.name for p in frames]
-            assert cv2.imread(str(maps[0]), cv2.IMREAD_UNCHANGED).ndim == 2
+    expected = {
+        f"{split}/{kind}/{video_name(spec)}/{video_name(spec)}_{i:05d}.png"
+        for split, specs in splits.items()
+        for spec in specs
+        for kind in ("Frame", "Ground")
+        for i in (1, 2, 3)
+    }
+    assert tree(root) == expected
+    spec = splits["validSet"][0]
+    name = video_name(spec)
+    frames = list(generate_clip(spec))
+    for i, frame in enumerate(frames, start=1):
+        image = cv2.imread(str(root / "validSet" / "Frame" / name / f"{name}_{i:05d}.png"))
+        ground = cv2.imread(
+            str(root / "validSet" / "Ground" / name / f"{name}_{i:05d}.png"), cv2.IMREAD_UNCHANGED
+        )
+        assert np.array_equal(image, frame.image)
+        assert ground.dtype == np.uint8 and ground.shape == (H, W)
+        assert np.abs(ground / 255.0 - frame.saliency).max() <= 0.5 / 255 + 1e-6
+
+
+def test_rewriting_replaces_stale_frames(tmp_path):
+    write_avs1k(tmp_path, {"trainSet": [ClipSpec(1, "Human", 4, **SMALL)]})
+    write_avs1k(tmp_path, {"trainSet": [ClipSpec(1, "Human", 2, **SMALL)]})
+    assert len(tree(tmp_path / "AVS1K")) == 4  # 2 frames + 2 maps
 
 
 def test_frame_folder_layout_with_binary_fixations(tmp_path):
-    spec = ClipSpec(9, "Others", 2, **SMALL)
-    write_frame_folders(tmp_path, [spec], n_fixations=15)
-    video = tmp_path / video_name(spec)
-    for kind in ("images", "maps", "fixation"):
-        assert sorted(p.name for p in (video / kind).iterdir()) == ["0001.png", "0002.png"]
-    fixation = cv2.imread(str(video / "fixation" / "0001.png"), cv2.IMREAD_UNCHANGED)
-    assert set(np.unique(fixation)) <= {0, 255} and 0 < (fixation == 255).sum() <= 15
+    specs = [ClipSpec(9, "Others", 2, **SMALL), ClipSpec(10, "Vehicle", 3, **SMALL)]
+    assert write_frame_folders(tmp_path, specs, n_fixations=15) == tmp_path
+    expected = {
+        f"{video_name(spec)}/{kind}/{i:04d}.png"
+        for spec in specs
+        for kind in ("images", "maps", "fixation")
+        for i in range(1, spec.n_frames + 1)
+    }
+    assert tree(tmp_path) == expected
+    for spec in specs:
+        video = tmp_path / video_name(spec)
+        for i in range(1, spec.n_frames + 1):
+            image = cv2.imread(str(video / "images" / f"{i:04d}.png"))
+            saliency = cv2.imread(str(video / "maps" / f"{i:04d}.png"), cv2.IMREAD_UNCHANGED)
+            fixation = cv2.imread(str(video / "fixation" / f"{i:04d}.png"), cv2.IMREAD_UNCHANGED)
+            assert image.shape == (H, W, 3) and saliency.shape == fixation.shape == (H, W)
+            assert set(np.unique(fixation)) <= {0, 255} and 0 < (fixation == 255).sum() <= 15
+            assert saliency[fixation == 255].min() > 0  # fixations fall where the map is
+    again = tmp_path / "again"
+    write_frame_folders(again, specs[:1], n_fixations=15)
+    first = tmp_path / video_name(specs[0]) / "fixation" / "0001.png"
+    assert (
+        first.read_bytes() == (again / video_name(specs[0]) / "fixation" / "0001.png").read_bytes()
+    )
 
 
-def test_full_hd_shapes():
-    frames = list(generate_clip(ClipSpec(0, "Vehicle", 3)))
-    assert frames[0].image.shape == (720, 1280, 3) and frames[0].saliency.shape == (720, 1280)
+def test_default_splits_cycle_categories_with_distinct_seeds():
+    splits = default_splits(5, 2, 3, n_frames=7, width=320, height=180, base_seed=100)
+    assert list(splits) == ["trainSet", "validSet", "testSet"]
+    assert [s.category for s in splits["trainSet"]] == [*CATEGORIES, CATEGORIES[0]]
+    seeds = [s.seed for specs in splits.values() for s in specs]
+    assert len(set(seeds)) == len(seeds) == 10 and min(seeds) == 100
+    assert {(s.n_frames, s.width, s.height) for specs in splits.values() for s in specs} == {
+        (7, 320, 180)
+    }
+    assert video_name(ClipSpec(7, "Vehicle")) == "Vehicle_0007"
+
+
+def test_command_line_writes_both_layouts(tmp_path, capsys):
+    args = ["--train", "1", "--valid", "1", "--test", "0", "--frames", "2"]
+    args += ["--width", "96", "--height", "64", "--seed", "5"]
+    assert main(["--out", str(tmp_path / "a"), *args]) == 0
+    assert "wrote 2 videos" in capsys.readouterr().out
+    assert len(tree(tmp_path / "a" / "AVS1K")) == 8
+    assert main(["--out", str(tmp_path / "f"), "--layout", "folders", *args]) == 0
+    assert len(tree(tmp_path / "f")) == 12
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    assert "--layout" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--out", str(tmp_path / "b"), "--width", "32"])
+    assert "width=32" in capsys.readouterr().err
+
+
+# -- full size and validation -------------------------------------------------------------------
+
+
+def test_full_hd_clip_shapes():
+    frames = list(generate_clip(ClipSpec(0, "Vehicle", 10)))
+    assert len(frames) == 10 and [f.index for f in frames] == list(range(10))
+    for frame in frames:
+        assert frame.image.shape == (720, 1280, 3) and frame.saliency.shape == (720, 1280)
+        assert frame.boxes
+
+
+@pytest.mark.parametrize("size", [(64, 64), (96, 160), (200, 80)])
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_tiny_and_odd_frame_sizes_work(category, size):
+    width, height = size
+    frames = list(generate_clip(ClipSpec(3, category, 2, width, height, fps=12.5)))
+    assert all(f.image.shape == (height, width, 3) and f.boxes for f in frames)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"category": "Boat"}, "category"),
-        ({"width": 10}, "width"),
-        ({"n_frames": 0}, "n_frames"),
+        ({"category": "Boat"}, "category.*Building"),
+        ({"width": 10}, "width=10.*>= 64"),
+        ({"height": 63}, "height=63.*>= 64"),
+        ({"n_frames": 0}, "n_frames=0.*>= 1"),
+        ({"seed": -1}, "seed=-1.*>= 0"),
+        ({"fps": 0.0}, "fps"),
+        ({"width": 128.5}, "width"),
     ],
 )
 def test_bad_specs_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
-        ClipSpec(seed=0, **kwargs)
+        ClipSpec(**{"seed": 0, **kwargs})

@@ -9,6 +9,11 @@ from torch import nn
 
 from skd_ros.models.config import ModelConfig
 
+# Initial output logit: sigmoid(-3) = 0.05, about the mean of a saliency map. Starting at 0.5
+# instead, the first steps push every pixel down so hard that the head's ReLUs die and the
+# network collapses to a flat map (seen on small-target aerial data).
+OUTPUT_PRIOR_LOGIT = -3.0
+
 
 def conv_relu(in_ch: int, out_ch: int, kernel: int) -> nn.Sequential:
     """A same-size convolution followed by ReLU (the paper puts ReLU after every convolution)."""
@@ -78,3 +83,38 @@ def _deconv_fan_in(layer: nn.ConvTranspose2d) -> int:
     kh, kw = layer.kernel_size
     sh, sw = layer.stride
     return layer.in_channels * (kh // sh) * (kw // sw)
+
+
+@torch.no_grad()
+def calibrate(model: nn.Module, layers: list[nn.Module], *inputs: torch.Tensor) -> None:
+    """Rescale `layers` (convolutions, in forward order) to unit output spread on `inputs`.
+
+    Data-dependent initialisation (LSUV): the truncated-normal weights keep their shape but
+    are scaled so each layer's pre-activation output has standard deviation 1 on a real
+    batch. Without it, Sst's fresh head sits on stream features copied from trained
+    students whose scale is in the tens, its sigmoid saturates and training stalls.
+    """
+    captured: dict[str, torch.Tensor] = {}
+    for layer in layers:
+        handle = layer.register_forward_hook(lambda _m, _a, out: captured.update(out=out))
+        try:
+            model(*inputs)
+        finally:
+            handle.remove()
+        spread = float(captured["out"].std())
+        if spread > 1e-8:
+            layer.weight.div_(spread)
+            layer.bias.div_(spread)
+    for head in model.modules():
+        if isinstance(head, Head):
+            head.layer13[0].bias.fill_(OUTPUT_PRIOR_LOGIT)
+
+
+def head_convolutions(head: Head) -> list[nn.Module]:
+    """The five convolutions of a head, layers 9 to 13, in order."""
+    return [getattr(head, f"layer{i}")[0] for i in range(9, 14)]
+
+
+def all_convolutions(module: nn.Module) -> list[nn.Module]:
+    """Every (transposed) convolution of `module` in registration (= forward) order."""
+    return [m for m in module.modules() if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d))]

@@ -14,6 +14,7 @@ import torch
 
 from skd_ros.losses import distillation_loss, transfer_loss
 from skd_ros.models import ModelConfig, SpatialStudent, Sst, TemporalStudent
+from skd_ros.models.layers import all_convolutions, calibrate, head_convolutions
 from skd_ros.training import distributed
 from skd_ros.training.batches import PairBatches
 from skd_ros.training.loop import LoopSettings, fit
@@ -63,6 +64,13 @@ def train_student(
         model, loss = TemporalStudent(config), temporal_loss(mu)
     else:
         raise ValueError(f"unknown student kind {kind!r}; expected 'spatial' or 'temporal'")
+    batch = calibration_batch(data)
+    if kind == "spatial":
+        calibrate(model, all_convolutions(model), batch["current"])
+    else:
+        calibrate(
+            model, all_convolutions(model), torch.cat((batch["previous"], batch["current"]), 1)
+        )
     return fit(model, loss, data, settings, stage_dir, context, f"stage1-{kind}")
 
 
@@ -73,8 +81,19 @@ def train_sst(
     stage_dir: Path,
     context: distributed.Context,
 ) -> Sst:
-    """Stage 2: train an Sst (normally `Sst.from_students(...)`) with the hard loss."""
+    """Stage 2: train an Sst (normally `Sst.from_students(...)`) with the hard loss.
+
+    The fresh fusion head is calibrated on a first batch so it starts at a sane scale on
+    the copied stream features (a resumed run then loads its checkpoint over it).
+    """
+    batch = calibration_batch(data)
+    calibrate(model, head_convolutions(model.head), batch["previous"], batch["current"])
     return fit(model, sst_loss, data, settings, stage_dir, context, "stage2-sst")
+
+
+def calibration_batch(data: PairBatches, size: int = 32) -> dict[str, torch.Tensor]:
+    """The first `size` frames of the data: a fixed batch for data-dependent initialisation."""
+    return data[list(range(min(size, len(data))))]
 
 
 def fused_target(teacher_maps: list[np.ndarray]) -> np.ndarray:

@@ -1,0 +1,130 @@
+"""`train`: the command line of skd_ros.training (`ros2 run skd_ros train <command>`).
+
+Commands:
+  run        stage 0 (deep teachers, when chosen) -> cache -> stage 1 -> stage 2 -> export ->
+             evaluate, all into one run folder; --resume continues an interrupted run
+  evaluate   AUC, sAUC, NSS, SIM, CC of an exported model on a split, overall and per category
+  export     write a run's trained Sst as ONNX + safetensors + JSON (run does this itself)
+  report     the paper's experiments on your data: baselines, resolutions, ablations, mu-sweep
+  synthetic  generate a synthetic aerial dataset in the AVS1K layout
+
+Multi-process: `torchrun --nproc_per_node N -m skd_ros.training.cli run ...`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+DEFAULT_CONFIG = "config/train.yaml"
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with one sub-parser per command."""
+    parser = argparse.ArgumentParser(
+        prog="train", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    run = commands.add_parser("run", help="train Sst end to end (both distillation stages)")
+    _config_args(run)
+    run.add_argument("--resume", action="store_true", help="continue an interrupted run")
+    run.add_argument(
+        "--stop-after",
+        choices=["stage0", "cache", "stage1", "stage2"],
+        help="stop after this step (default: run everything, then export and evaluate)",
+    )
+
+    evaluate = commands.add_parser("evaluate", help="score an exported model on a split")
+    _config_args(evaluate)
+    evaluate.add_argument("--model", required=True, type=Path, help="exported model .json")
+    evaluate.add_argument("--split", help="split to score (default: data.eval_split)")
+
+    export = commands.add_parser("export", help="export the Sst of a finished run")
+    export.add_argument("--run", required=True, type=Path, help="run folder of `train run`")
+    export.add_argument("--out", type=Path, help="output folder (default: <run>/model)")
+    export.add_argument("--name", default="sst", help="file name stem (default: sst)")
+
+    report = commands.add_parser("report", help="reproduce one of the paper's experiments")
+    report.add_argument(
+        "experiment",
+        choices=["baselines", "resolutions", "ablations", "mu-sweep"],
+        help="baselines: Tab. I; resolutions: teacher x resolution, Tab. IV; "
+        "ablations: Ablation-S/-T/-O, Tab. VI; mu-sweep: Fig. 8",
+    )
+    _config_args(report)
+    report.add_argument(
+        "--values", help="comma-separated values to sweep (resolutions or mu); default: paper's"
+    )
+
+    synthetic = commands.add_parser("synthetic", help="generate a synthetic aerial dataset")
+    synthetic.add_argument("--out", type=Path, required=True, help="folder to write AVS1K/ into")
+    synthetic.add_argument("--videos", type=int, nargs=3, default=[16, 4, 8], metavar="N")
+    synthetic.add_argument("--frames", type=int, default=40, help="frames per video")
+    synthetic.add_argument("--size", type=int, nargs=2, default=[640, 360], metavar=("W", "H"))
+    synthetic.add_argument("--seed", type=int, default=1000, help="base seed")
+    return parser
+
+
+def _config_args(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--config", type=Path, help=f"YAML config (default: {DEFAULT_CONFIG} if present)"
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a config key, e.g. --set optim.mu=0.3 (repeatable)",
+    )
+    parser.add_argument("--output", type=Path, help="output folder (overrides `output`)")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+
+def load(args: argparse.Namespace):
+    """The training config of a command: file, then --set overrides, then --output."""
+    from skd_ros.training.config import load_config
+
+    path = args.config
+    if path is None and Path(DEFAULT_CONFIG).is_file():
+        path = Path(DEFAULT_CONFIG)
+    overrides = list(args.overrides)
+    if args.output is not None:
+        overrides.append(f"output={args.output}")
+    return load_config(path, overrides)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `train` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return _dispatch(args)
+    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+        print(f"train {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    from skd_ros.training import pipeline, reports
+
+    if args.command == "synthetic":
+        pipeline.write_synthetic(args.out, args.videos, args.frames, args.size, args.seed)
+        return 0
+    if args.command == "export":
+        pipeline.export_run(args.run, args.out, args.name)
+        return 0
+    config = load(args)
+    progress = not args.no_progress
+    if args.command == "run":
+        pipeline.run(config, resume=args.resume, stop_after=args.stop_after, progress=progress)
+    elif args.command == "evaluate":
+        pipeline.evaluate_model(config, args.model, args.split, progress=progress)
+    elif args.command == "report":
+        reports.run_report(args.experiment, config, args.values, progress=progress)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

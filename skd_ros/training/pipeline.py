@@ -1,0 +1,226 @@
+"""`train run` and `train evaluate`: data -> teachers -> cache -> stage 1 -> stage 2 -> export.
+
+A run folder holds everything a run made: `teachers/` (stage-0 weights), `stage1-spatial/`,
+`stage1-temporal/`, `stage2-sst/` (checkpoint.pt and log.jsonl each), `model/` (the
+exported Sst) and `metrics.json` / `metrics.md`. Every step that finished is reused by
+`--resume`, so a killed run loses at most the epoch it was in.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from skd_ros.export import export_sst, load_sst
+from skd_ros.models import ModelConfig, SpatialStudent, Sst, TemporalStudent
+from skd_ros.training import distributed, evaluate, sources
+from skd_ros.training.batches import PairBatches
+from skd_ros.training.cache import build_cache
+from skd_ros.training.checkpoint import load_checkpoint
+from skd_ros.training.config import TrainConfig
+from skd_ros.training.loop import CHECKPOINT, LoopSettings
+from skd_ros.training.predict import predict
+from skd_ros.training.stages import fused_target, train_sst, train_student
+
+STAGE_DIRS = {"spatial": "stage1-spatial", "temporal": "stage1-temporal", "sst": "stage2-sst"}
+
+
+@dataclass
+class RunResult:
+    """What `run` produced."""
+
+    run_dir: Path
+    spatial: SpatialStudent | None = None
+    temporal: TemporalStudent | None = None
+    sst: Sst | None = None
+    model_json: Path | None = None
+    metrics: dict | None = None
+
+
+def model_config(config: TrainConfig) -> ModelConfig:
+    """The networks' shape from the `model` section."""
+    return ModelConfig.variant(config.model.variant, resolution=config.model.resolution)
+
+
+def loop_settings(config: TrainConfig, epochs: int, resume: bool, progress: bool) -> LoopSettings:
+    """Epoch-loop settings of a stage from the `optim` section."""
+    o = config.optim
+    return LoopSettings(epochs, o.batch_size, o.lr, o.seed, o.workers, resume, progress)
+
+
+def run(
+    config: TrainConfig,
+    resume: bool = False,
+    stop_after: str | None = None,
+    progress: bool = True,
+) -> RunResult:
+    """Train Sst end to end as configured; see the module docstring for the folder layout."""
+    context = distributed.setup()
+    if config.threads:
+        torch.set_num_threads(config.threads)
+    run_dir = Path(config.output)
+    result = RunResult(run_dir)
+    started = time.perf_counter()
+    try:
+        _start_run(config, run_dir, resume, context)
+        videos = sources.training_videos(config)
+        if not any(v.labelled for v in videos):
+            _say(context, sources.UNLABELLED_NOTICE)
+        teachers = sources.stage0_teachers(config, run_dir, videos, context, progress)
+        if stop_after == "stage0":
+            return result
+        cache = _shared_cache(videos, config.model.resolution, teachers, config, context, progress)
+        if stop_after == "cache":
+            return result
+        result = _train_stages(config, cache, teachers, run_dir, resume, context, progress)
+        if stop_after in ("stage1", "stage2") or not context.is_main:
+            return result
+        result.model_json = _export(result.sst, run_dir, config, time.perf_counter() - started)
+        result.metrics = evaluate_model(config, result.model_json, progress=progress)
+        return result
+    finally:
+        distributed.teardown(context)
+
+
+def _start_run(config: TrainConfig, run_dir: Path, resume: bool, context) -> None:
+    saved = run_dir / "config.json"
+    if context.is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if resume and saved.exists():
+            before = json.loads(saved.read_text())
+            now = json.loads(json.dumps(config.to_dict()))
+            before.pop("output", None), now.pop("output", None)  # a moved run folder is fine
+            if before != now:
+                raise ValueError(
+                    f"--resume with a different config than {saved} recorded; resume with "
+                    "the same settings, or start a new run in another --output folder"
+                )
+        saved.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+    distributed.barrier(context)
+
+
+def _shared_cache(videos, resolution, teachers, config, context, progress):
+    """Build the cache in the main process first; the others then load it."""
+    if context.is_main:
+        cache = build_cache(videos, resolution, teachers, Path(config.cache_dir), progress)
+    distributed.barrier(context)
+    if not context.is_main:
+        cache = build_cache(videos, resolution, teachers, Path(config.cache_dir), False)
+    return cache
+
+
+def _train_stages(config, cache, teachers, run_dir, resume, context, progress) -> RunResult:
+    shape = model_config(config)
+    spatial_name, temporal_name = (teacher.name for teacher in teachers)
+    targets = cache.targets
+    if targets is None:
+        targets = fused_target([cache.teachers[spatial_name], cache.teachers[temporal_name]])
+    stage1 = loop_settings(config, config.stage1.epochs, resume, progress)
+    students = {}
+    for kind, teacher_name in (("spatial", spatial_name), ("temporal", temporal_name)):
+        data = PairBatches(cache.frames, cache.previous, targets, cache.teachers[teacher_name])
+        stage_dir = run_dir / STAGE_DIRS[kind]
+        students[kind] = train_student(
+            kind, shape, data, config.optim.mu, stage1, stage_dir, context
+        )
+    torch.manual_seed(config.optim.seed)  # the head's init must not depend on stage 1's path
+    sst = Sst.from_students(students["spatial"], students["temporal"])
+    stage2 = loop_settings(config, config.stage2.epochs, resume, progress)
+    data = PairBatches(cache.frames, cache.previous, targets)
+    sst = train_sst(sst, data, stage2, run_dir / STAGE_DIRS["sst"], context)
+    return RunResult(run_dir, students["spatial"], students["temporal"], sst)
+
+
+def _export(sst: Sst, run_dir: Path, config: TrainConfig, seconds: float) -> Path:
+    info = {
+        "data": {"source": config.data.source, "root": config.data.root},
+        "teachers": {"spatial": config.teachers.spatial, "temporal": config.teachers.temporal},
+        "config": config.to_dict(),
+        "training_seconds": round(seconds, 1),
+        "history": {
+            stage: load_checkpoint(run_dir / folder / CHECKPOINT).history
+            for stage, folder in STAGE_DIRS.items()
+        },
+    }
+    paths = export_sst(sst.cpu(), run_dir / "model", "sst", info)
+    print(f"exported {paths.onnx}, {paths.weights}, {paths.metadata}", flush=True)
+    return paths.metadata
+
+
+def export_run(run_dir: Path, out: Path | None = None, name: str = "sst") -> Path:
+    """Export the stage-2 checkpoint of `run_dir` (for runs stopped before export)."""
+    run_dir = Path(run_dir)
+    saved = run_dir / "config.json"
+    if not saved.is_file():
+        raise FileNotFoundError(f"{saved} does not exist: {run_dir} is not a `train run` folder")
+    from skd_ros.training.config import load_config
+
+    config = load_config(None)
+    shape_dict = json.loads(saved.read_text())["model"]
+    config.model.resolution, config.model.variant = shape_dict["resolution"], shape_dict["variant"]
+    checkpoint = run_dir / STAGE_DIRS["sst"] / CHECKPOINT
+    if not checkpoint.is_file():
+        raise FileNotFoundError(f"{checkpoint} does not exist: stage 2 has not run yet")
+    sst = Sst(model_config(config))
+    sst.load_state_dict(load_checkpoint(checkpoint).model)
+    paths = export_sst(sst, out or run_dir / "model", name, {"run": str(run_dir)})
+    print(f"exported {paths.onnx}, {paths.weights}, {paths.metadata}")
+    return paths.metadata
+
+
+def evaluate_model(
+    config: TrainConfig, model_json: Path, split: str | None = None, progress: bool = True
+) -> dict:
+    """Score an exported Sst on the evaluation split; writes metrics.json and metrics.md."""
+    sst = load_sst(model_json)
+    videos = sources.evaluation_videos(config, split)
+    truth = eval_set(videos, config, progress)
+    inputs = build_cache(videos, sst.config.resolution, [], Path(config.cache_dir), progress)
+    scores = evaluate.score_frames(predict(sst, inputs.frames, inputs.previous), truth)
+    summary = evaluate.summarise(scores, truth)
+    out = Path(model_json).parent
+    (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+    table = _category_tables({"Sst": summary})
+    (out / "metrics.md").write_text(table + "\n")
+    print(table, flush=True)
+    return summary
+
+
+def eval_set(videos, config: TrainConfig, progress: bool = True) -> evaluate.EvalSet:
+    """Ground truth of `videos` at the evaluation resolution (cached like the inputs)."""
+    cache = build_cache(videos, evaluate.EVAL_SIZE, [], Path(config.cache_dir), progress)
+    if cache.targets is None:
+        raise ValueError(
+            "the evaluation data has no ground-truth maps; evaluate on labelled data "
+            "(AVS1K, frame folders with maps, or the synthetic set)"
+        )
+    categories = [v.get("category") for v in cache.videos]
+    return evaluate.EvalSet.from_maps(cache.targets, cache.video, categories)
+
+
+def _category_tables(rows: dict[str, dict]) -> str:
+    groups = sorted({g for summary in rows.values() for g in summary} - {"all"})
+    parts = ["### All frames", evaluate.markdown_table(rows, "all")]
+    for group in groups:
+        parts += [f"### {group}", evaluate.markdown_table(rows, group)]
+    return "\n\n".join(parts)
+
+
+def write_synthetic(out: Path, videos: list[int], frames: int, size: list[int], seed: int) -> Path:
+    """`train synthetic`: write a synthetic AVS1K-layout dataset."""
+    return sources.write_synthetic(Path(out), videos, frames, size, seed)
+
+
+def _say(context, text: str) -> None:
+    if context.is_main:
+        print(text, flush=True)
+
+
+def predictions_of(model: torch.nn.Module, cache) -> np.ndarray:
+    """Maps of a trained network for every frame of `cache`."""
+    return predict(model, cache.frames, cache.previous)

@@ -1,0 +1,161 @@
+"""`train` end to end through its real command line: both stages, bags, resume, torchrun."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from safetensors.numpy import load_file
+
+from skd_ros.data.bags import write_image_bag
+from skd_ros.data.synthetic import ClipSpec, generate_clip, write_frame_folders
+from skd_ros.export import export_sst
+from skd_ros.models import ModelConfig, Sst
+
+TRAIN = Path(sys.executable).with_name("train")
+SUBCOMMANDS = ("run", "evaluate", "export", "report", "synthetic")
+
+
+def tiny(tmp: Path, output: str, *extra: str) -> list[str]:
+    """Overrides for a small, fast synthetic run shared by the tests in this file."""
+    settings = [
+        f"data.root={tmp / 'data'}",
+        "data.synthetic_videos=[8, 1, 4]",
+        "data.synthetic_frames=12",
+        "data.synthetic_size=[320, 180]",
+        "model.resolution=32",
+        "teachers.spatial=spectral-residual",
+        "teachers.temporal=flow",
+        "optim.batch_size=16",
+        "optim.workers=0",
+        "stage1.epochs=12",
+        "stage2.epochs=12",
+        f"cache_dir={tmp / 'cache'}",
+        f"output={tmp / output}",
+        "threads=1",
+        *extra,
+    ]
+    return [arg for item in settings for arg in ("--set", item)]
+
+
+def train(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    result = subprocess.run(
+        [str(TRAIN), *args], cwd=cwd, capture_output=True, text=True, timeout=timeout
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
+def nss_of(metrics_json: Path) -> float:
+    import json
+
+    return json.loads(metrics_json.read_text())["all"]["NSS"]
+
+
+@pytest.fixture(scope="module")
+def workdir(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("train")
+
+
+@pytest.fixture(scope="module")
+def synthetic_run(workdir) -> Path:
+    train("run", "--no-progress", *tiny(workdir, "run"), cwd=workdir)
+    return workdir / "run"
+
+
+def test_help_documents_every_subcommand():
+    text = subprocess.run([str(TRAIN), "--help"], capture_output=True, text=True).stdout
+    for command in SUBCOMMANDS:
+        assert command in text
+        sub = subprocess.run([str(TRAIN), command, "--help"], capture_output=True, text=True)
+        assert sub.returncode == 0 and "usage: train " + command in sub.stdout
+
+
+def test_both_stages_on_synthetic_data_beat_an_untrained_sst(synthetic_run, workdir):
+    for stage in ("stage1-spatial", "stage1-temporal", "stage2-sst"):
+        assert (synthetic_run / stage / "checkpoint.pt").is_file()
+        assert len((synthetic_run / stage / "log.jsonl").read_text().splitlines()) == 12
+    trained = nss_of(synthetic_run / "model" / "metrics.json")
+    untrained_dir = workdir / "untrained"
+    paths = export_sst(Sst(ModelConfig(resolution=32)), untrained_dir)
+    train("evaluate", "--model", str(paths.metadata), *tiny(workdir, "run"), cwd=workdir)
+    untrained = nss_of(untrained_dir / "metrics.json")
+    assert trained > untrained + 0.5, (trained, untrained)
+
+
+def test_training_from_a_recorded_bag(workdir, tmp_path):
+    frames = [
+        f.image for s in range(4) for f in generate_clip(ClipSpec(s, "Vehicle", 12, 320, 180))
+    ]
+    stamps = [i * 33_000_000 for i in range(len(frames))]
+    bag = write_image_bag(tmp_path / "flight", frames, storage="mcap", stamps=stamps)
+    held_out = write_frame_folders(tmp_path / "held_out", [ClipSpec(90, "Vehicle", 12, 320, 180)])
+    result = train(
+        "run",
+        "--no-progress",
+        *tiny(tmp_path, "bag-run", "data.source=bag", f"data.root={bag}"),
+        "--set",
+        f"data.eval_root={held_out}",
+        cwd=tmp_path,
+    )
+    assert "no human ground truth" in result.stdout
+    assert nss_of(tmp_path / "bag-run" / "model" / "metrics.json") > 0.3
+
+
+def test_killed_run_resumes_to_the_same_weights(synthetic_run, workdir):
+    args = ["run", "--no-progress", *tiny(workdir, "killed")]
+    process = subprocess.Popen(
+        [str(TRAIN), *args], cwd=workdir, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    log = workdir / "killed" / "stage1-temporal" / "log.jsonl"
+    deadline = time.monotonic() + 300
+    try:
+        while time.monotonic() < deadline and process.poll() is None:
+            if log.exists() and len(log.read_text().splitlines()) >= 3:
+                break
+            time.sleep(0.05)
+        assert process.poll() is None, "the run ended before it could be interrupted"
+        process.send_signal(signal.SIGKILL)
+    finally:
+        process.kill()
+        process.wait(timeout=30)
+    assert not (workdir / "killed" / "model").exists()
+    train(*args, "--resume", cwd=workdir)
+    straight = load_file(synthetic_run / "model" / "sst.safetensors")
+    resumed = load_file(workdir / "killed" / "model" / "sst.safetensors")
+    for key, value in straight.items():
+        np.testing.assert_allclose(resumed[key], value, atol=1e-5, err_msg=key)
+
+
+def test_stage_two_on_two_gloo_processes_matches_one_process(synthetic_run, workdir):
+    import json
+    import shutil
+
+    epochs = ["stage1.epochs=2", "stage2.epochs=3"]
+    first = ["run", "--no-progress", *tiny(workdir, "one", *epochs), "--stop-after", "stage1"]
+    train(*first, cwd=workdir)
+    shutil.copytree(workdir / "one", workdir / "two")  # identical students for both
+    train("run", "--no-progress", "--resume", *tiny(workdir, "one", *epochs), cwd=workdir)
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(29500 + os.getpid() % 1000),
+        "-m", "skd_ros.training.cli", "run", "--no-progress", "--resume",
+        *tiny(workdir, "two", *epochs),
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses = [
+        [json.loads(line)["loss"] for line in (workdir / run / "stage2-sst" / "log.jsonl").open()]
+        for run in ("one", "two")
+    ]
+    # Same global batch of 16 (8 per process): only the summation order differs.
+    np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
+    single = load_file(workdir / "one" / "model" / "sst.safetensors")
+    double = load_file(workdir / "two" / "model" / "sst.safetensors")
+    for key, value in single.items():
+        np.testing.assert_allclose(double[key], value, atol=1e-3, err_msg=key)
