@@ -204,3 +204,27 @@ def _atomic(path: Path, write) -> None:
 
 def _sha256(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+DEFAULT_MODEL = "sst_demo.json"
+
+
+def default_model_path() -> Path:
+    """The packaged demo model: the source tree's resource/models, else share/skd_ros/models."""
+    import sys
+
+    candidates = [
+        Path(__file__).resolve().parents[1] / "resource" / "models" / DEFAULT_MODEL,
+        Path(sys.prefix) / "share" / "skd_ros" / "models" / DEFAULT_MODEL,
+    ]
+    prefixes = os.environ.get("AMENT_PREFIX_PATH", "")
+    candidates += [
+        Path(p) / "share" / "skd_ros" / "models" / DEFAULT_MODEL for p in prefixes.split(":") if p
+    ]
+    for path in candidates:
+        if path.is_file():
+            return path
+    raise FileNotFoundError(
+        f"no packaged model found (looked for {', '.join(map(str, candidates))}); train one "
+        "with `train run --config config/demo_weights.yaml` and pass its .json"
+    )
