@@ -29,6 +29,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--frames", type=int, default=60, help="clip length (default 60)")
     parser.add_argument("--seed", type=int, default=7, help="synthetic clip seed (default 7)")
     parser.add_argument(
+        "--size",
+        type=int,
+        nargs=2,
+        default=[640, 360],
+        metavar=("W", "H"),
+        help="clip size (default 640 360, what the demo weights were trained on)",
+    )
+    parser.add_argument(
         "--model", type=Path, help="exported model .json (default: the packaged demo weights)"
     )
     parser.add_argument(
@@ -79,7 +87,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"SKD networks at {config.resolution}x{config.resolution}:\n")
     print(format_summary(summary(config)))
 
-    spec = ClipSpec(seed=args.seed, category="Vehicle", n_frames=args.frames)
+    width, height = args.size
+    spec = ClipSpec(args.seed, "Vehicle", args.frames, width, height)
     print(f"\nsynthetic clip: {spec.n_frames} frames {spec.width}x{spec.height}, seed {spec.seed}")
     samples, stats = run_clip(model, spec, config.resolution)
 
