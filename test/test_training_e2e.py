@@ -159,3 +159,15 @@ def test_stage_two_on_two_gloo_processes_matches_one_process(synthetic_run, work
     double = load_file(workdir / "two" / "model" / "sst.safetensors")
     for key, value in single.items():
         np.testing.assert_allclose(double[key], value, atol=1e-3, err_msg=key)
+
+
+def test_reports_write_tables_and_the_mu_plot(synthetic_run, workdir):
+    short = tiny(workdir, "reports", "stage1.epochs=2", "stage2.epochs=2")
+    train("report", "ablations", "--no-progress", *short, cwd=workdir)
+    text = (workdir / "reports" / "report-ablations" / "report.md").read_text()
+    for row in ("Ablation-S", "Ablation-T", "Ablation-O", "SKD (full)"):
+        assert f"| {row}" in text
+    train("report", "mu-sweep", "--values", "0,1", "--no-progress", *short, cwd=workdir)
+    sweep = workdir / "reports" / "report-mu-sweep"
+    assert (sweep / "mu_sweep.png").stat().st_size > 1000
+    assert "| mu=0.00 |" in (sweep / "report.md").read_text()

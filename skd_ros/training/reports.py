@@ -87,7 +87,8 @@ def _baselines(config, out: Path, values, progress: bool) -> dict:
     videos = sources.evaluation_videos(config, None)
     truth = pipeline.eval_set(videos, config, progress)
     rows = {"center bias": _score(center_bias(len(truth.targets), evaluate.EVAL_SIZE), truth)}
-    teacher_names = list(CLASSICAL) + [config.teachers.spatial, config.teachers.temporal]
+    chosen = [config.teachers.spatial, config.teachers.temporal]
+    teacher_names = list(dict.fromkeys([*CLASSICAL, *chosen]))
     teachers = sources.teachers_by_name(teacher_names, Path(runs[64].run_dir), config)
     cache = build_cache(videos, evaluate.EVAL_SIZE, teachers, Path(config.cache_dir), progress)
     for teacher in teachers:
