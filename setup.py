@@ -7,9 +7,9 @@ from setuptools import find_packages, setup
 PACKAGE = "skd_ros"
 
 
-def shared(target: str, pattern: str) -> tuple[str, list[str]]:
-    """Install every file matching `pattern` into share/skd_ros/<target>."""
-    return (f"share/{PACKAGE}/{target}", sorted(glob(pattern)))
+def shared(target: str, *patterns: str) -> tuple[str, list[str]]:
+    """Install every file matching one of `patterns` into share/skd_ros/<target>."""
+    return (f"share/{PACKAGE}/{target}", sorted(f for p in patterns for f in glob(p)))
 
 
 setup(
@@ -20,7 +20,7 @@ setup(
         ("share/ament_index/resource_index/packages", [f"resource/{PACKAGE}"]),
         (f"share/{PACKAGE}", ["package.xml"]),
         shared("launch", "launch/*.launch.py"),
-        shared("config", "config/*.yaml"),
+        shared("config", "config/*.yaml", "config/*.xml"),
         shared("models", "resource/models/*"),
     ],
     python_requires=">=3.10",
@@ -46,7 +46,10 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "demo = skd_ros.demo:main",
+            "demo = skd_ros.demo_node:main",
+            "saliency_node = skd_ros.ros.node:main",
+            "replay = skd_ros.ros.replay:main",
+            "measure_node = skd_ros.ros.measure:main",
             "train = skd_ros.training.cli:main",
         ],
     },

@@ -1,6 +1,7 @@
-"""The README's main command: show the SKD networks working on a synthetic aerial clip.
+"""The model-only demo: the SKD networks working on a synthetic aerial clip, without ROS.
 
-Builds Ss, St and Sst, generates a 1280x720 synthetic aerial clip, reduces every frame with R,
+(The README's main command is `skd_ros.demo_node`: the same model inside the ROS node.)
+Builds Ss, St and Sst, generates a synthetic aerial clip, reduces every frame with R,
 runs Sst on each (previous, current) pair, prints what it cost and writes a contact sheet.
 """
 
@@ -16,7 +17,8 @@ import torch
 
 from skd_ros import metrics
 from skd_ros.data.synthetic import ClipSpec, generate_clip
-from skd_ros.export import default_model_path, load_sst
+from skd_ros.export import load_sst
+from skd_ros.inference.model_files import default_model_path
 from skd_ros.models import Sst
 from skd_ros.models.summary import format_summary, summary
 from skd_ros.preprocess import prepare_frame, prepare_map

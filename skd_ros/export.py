@@ -9,7 +9,6 @@ from safetensors and the description from JSON.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -23,6 +22,7 @@ import torch
 from safetensors.torch import load_file, save_file
 
 from skd_ros.models import ModelConfig, Sst
+from skd_ros.package_files import sha256_of
 from skd_ros.reduction import INTERMEDIATE_SIDE
 
 FORMAT = "skd_ros.sst"
@@ -90,7 +90,7 @@ def export_sst(
         "files": {
             "onnx": paths.onnx.name,
             "weights": paths.weights.name,
-            "sha256": {p.name: _sha256(p) for p in (paths.onnx, paths.weights)},
+            "sha256": {p.name: sha256_of(p) for p in (paths.onnx, paths.weights)},
         },
         "onnx_parity_max_abs_error": error,
         "info": info or {},
@@ -132,7 +132,7 @@ def model_file(metadata_path: Path, kind: str) -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{metadata_path} refers to {path}, which does not exist")
     expected = metadata["files"].get("sha256", {}).get(path.name)
-    if expected and _sha256(path) != expected:
+    if expected and sha256_of(path) != expected:
         raise ValueError(
             f"{path} does not match the checksum in {metadata_path}: the file is corrupt or "
             "was replaced; re-export the model"
@@ -200,31 +200,3 @@ def _atomic(path: Path, write) -> None:
     finally:
         if os.path.exists(tmp):
             os.unlink(tmp)
-
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
-
-
-DEFAULT_MODEL = "sst_demo.json"
-
-
-def default_model_path() -> Path:
-    """The packaged demo model: the source tree's resource/models, else share/skd_ros/models."""
-    import sys
-
-    candidates = [
-        Path(__file__).resolve().parents[1] / "resource" / "models" / DEFAULT_MODEL,
-        Path(sys.prefix) / "share" / "skd_ros" / "models" / DEFAULT_MODEL,
-    ]
-    prefixes = os.environ.get("AMENT_PREFIX_PATH", "")
-    candidates += [
-        Path(p) / "share" / "skd_ros" / "models" / DEFAULT_MODEL for p in prefixes.split(":") if p
-    ]
-    for path in candidates:
-        if path.is_file():
-            return path
-    raise FileNotFoundError(
-        f"no packaged model found (looked for {', '.join(map(str, candidates))}); train one "
-        "with `train run --config config/demo_weights.yaml` and pass its .json"
-    )

@@ -24,9 +24,13 @@ def label(image: np.ndarray, text: str) -> np.ndarray:
     """A copy of `image` with `text` written in its top-left corner."""
     out = image.copy()
     scale = max(0.4, image.shape[1] / 640)
-    org = (8, int(24 * scale))
-    cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (0, 0, 0), 4, cv2.LINE_AA)
-    cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, (255, 255, 255), 1, cv2.LINE_AA)
+    thickness = max(1, round(scale))
+    (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
+    pad = max(2, height // 4)
+    cv2.rectangle(out, (0, 0), (width + 2 * pad, height + baseline + 2 * pad), (0, 0, 0), -1)
+    org = (pad, pad + height)
+    white = (255, 255, 255)
+    cv2.putText(out, text, org, cv2.FONT_HERSHEY_SIMPLEX, scale, white, thickness, cv2.LINE_AA)
     return out
 
 

@@ -1,16 +1,13 @@
 """The ROS-native path: colcon builds the package and `ros2 run` would find its executables."""
 
 import os
-import shutil
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-
-ROOT = Path(__file__).resolve().parents[1]
-COLCON = Path(sys.executable).with_name("colcon")
+from ros_support import ROOT, colcon_build
 
 
 def test_package_xml_is_format_3_ament_python_with_ros_dependencies():
@@ -26,37 +23,22 @@ def test_package_xml_is_format_3_ament_python_with_ros_dependencies():
 
 @pytest.fixture(scope="module")
 def colcon_install(tmp_path_factory) -> Path:
-    if not COLCON.exists():
-        pytest.skip(f"colcon is not installed next to {sys.executable}; run scripts/setup.sh")
-    workspace = tmp_path_factory.mktemp("ws")
-    files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.split()
-    for name in files:
-        target = workspace / "src" / "skd_ros" / name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(ROOT / name, target)
-    result = subprocess.run(
-        [str(COLCON), "build", "--base-paths", "src"],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return workspace / "install" / "skd_ros"
+    return colcon_build(tmp_path_factory.mktemp("ws"))
 
 
-def test_colcon_installs_executables_where_ros2_run_looks(colcon_install):
-    executable = colcon_install / "lib" / "skd_ros" / "demo"
-    assert executable.is_file() and os.access(executable, os.X_OK)
+@pytest.mark.parametrize("executable", ["demo", "saliency_node", "replay", "measure_node", "train"])
+def test_colcon_installs_executables_where_ros2_run_looks(colcon_install, executable):
+    path = colcon_install / "lib" / "skd_ros" / executable
+    assert path.is_file() and os.access(path, os.X_OK)
+
+
+def test_colcon_installs_launch_config_and_models_to_share(colcon_install):
     share = colcon_install / "share"
     assert (share / "ament_index" / "resource_index" / "packages" / "skd_ros").is_file()
-    assert (share / "skd_ros" / "package.xml").is_file()
+    package = share / "skd_ros"
+    expected = ["package.xml", "launch/saliency.launch.py", "config/saliency.yaml"]
+    expected += ["config/fastdds_shm.xml", "models/sst_demo.json", "models/sst_demo.onnx"]
+    assert [name for name in expected if not (package / name).is_file()] == []
 
 
 def test_installed_package_builds_the_three_networks(colcon_install):

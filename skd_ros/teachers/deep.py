@@ -17,7 +17,6 @@ the teacher's `identity`, so the cache recomputes maps when the weights change.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import math
@@ -32,6 +31,7 @@ import numpy as np
 import torch
 
 from skd_ros.losses import normalized_l2
+from skd_ros.package_files import sha256_of
 from skd_ros.teachers.base import check_kind
 from skd_ros.teachers.deep_nets import (
     DEFAULT_INPUT_SIZE,
@@ -259,14 +259,6 @@ def _atomic_write(path: Path, write) -> None:
         raise
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def save_deep_teacher(
     model: DeepSaliencyNet, path: Path, kind: str, info: dict | None = None
 ) -> Path:
@@ -287,7 +279,7 @@ def save_deep_teacher(
         "input": "RGB in [0, 1], frames resized to config.input_size (width, height) with "
         "area averaging; temporal: previous then current stacked on channels",
         "weights": weights_path.name,
-        "sha256": _sha256(weights_path),
+        "sha256": sha256_of(weights_path),
         "info": info or {},
     }
     text = json.dumps(description, indent=2) + "\n"
@@ -313,7 +305,7 @@ def load_deep_net(path: Path, device: str = "cpu") -> tuple[DeepSaliencyNet, dic
     weights = json_path.parent / description["weights"]
     if not weights.is_file():
         raise FileNotFoundError(f"{weights} (named in {json_path}) does not exist")
-    digest = _sha256(weights)
+    digest = sha256_of(weights)
     if digest != description["sha256"]:
         raise ValueError(f"{weights} does not match the SHA-256 recorded in {json_path}")
     model = DeepSaliencyNet(DeepNetConfig.from_dict(description["config"]))

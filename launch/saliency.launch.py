@@ -1,0 +1,63 @@
+"""Launch the skd_ros saliency node for one camera.
+
+    ros2 launch skd_ros saliency.launch.py camera_topic:=/camera/image_raw namespace:=front
+
+Arguments: camera_topic, namespace, params_file (default: share/skd_ros/config/saliency.yaml),
+model and backend (empty: as in params_file), device, node_name, use_sim_time. Several
+cameras are several includes of this file with their own namespace and camera_topic (README,
+"Several cameras"). For large images between processes, export
+FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> for the camera and this
+launch alike (README, "Transport").
+"""
+
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
+from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
+from launch_ros.actions import Node
+from launch_ros.substitutions import FindPackageShare
+
+from launch import LaunchDescription
+
+ARGUMENTS = {
+    "camera_topic": ("/camera/image_raw", "camera image topic the node's `image` is remapped to"),
+    "namespace": ("", "namespace of the node and its outputs (one per camera)"),
+    "params_file": (
+        PathJoinSubstitution([FindPackageShare("skd_ros"), "config", "saliency.yaml"]),
+        "node parameters (YAML)",
+    ),
+    "model": ("", "exported model .json; empty: the params file's (default: packaged demo)"),
+    "backend": ("", "onnxruntime or torch; empty: the params file's (default: onnxruntime)"),
+    "device": ("", "cpu or cuda; empty: the params file's (default: cpu)"),
+    "node_name": ("saliency", "node name"),
+    "use_sim_time": ("false", "use /clock (true when replaying a bag with --clock)"),
+}
+
+
+def _saliency_node(context):
+    """The node, with only the overrides that were given (so the params file stays in charge)."""
+    overrides = {}
+    for name in ("model", "backend", "device"):
+        value = LaunchConfiguration(name).perform(context)
+        if value:
+            overrides[name] = value
+    sim_time = LaunchConfiguration("use_sim_time").perform(context).strip().lower()
+    overrides["use_sim_time"] = sim_time in ("true", "1", "yes")
+    return [
+        Node(
+            package="skd_ros",
+            executable="saliency_node",
+            name=LaunchConfiguration("node_name"),
+            namespace=LaunchConfiguration("namespace"),
+            parameters=[LaunchConfiguration("params_file"), overrides],
+            remappings=[("image", LaunchConfiguration("camera_topic"))],
+            output="screen",
+            emulate_tty=True,
+        )
+    ]
+
+
+def generate_launch_description() -> LaunchDescription:
+    declared = [
+        DeclareLaunchArgument(name, default_value=default, description=text)
+        for name, (default, text) in ARGUMENTS.items()
+    ]
+    return LaunchDescription([*declared, OpaqueFunction(function=_saliency_node)])

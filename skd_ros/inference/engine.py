@@ -1,0 +1,184 @@
+"""Run an exported Sst on (previous, current) frame pairs: ONNX Runtime, or torch optionally.
+
+The ONNX Runtime path imports neither torch nor `skd_ros.export` (which needs torch), so the
+node runs on a robot that only has `onnxruntime`. `backend="torch"` rebuilds the network from
+the safetensors weights (torch and safetensors needed) and can run on CUDA.
+
+`SaliencyStream` adds the frame-to-frame state: it keeps the previous reduced frame and pairs
+each new frame with it through a `FramePairer` (see `skd_ros.inference.pairing`).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Hashable
+from dataclasses import dataclass
+
+import numpy as np
+
+from skd_ros.inference.model_files import ModelDescription, ModelFileError, read_description
+from skd_ros.inference.pairing import FramePairer
+
+BACKENDS = ("onnxruntime", "torch")
+DEVICES = ("cpu", "cuda")
+
+
+class BackendError(RuntimeError):
+    """The requested backend or device cannot run here; the message says why and what to do."""
+
+
+class SaliencyEngine:
+    """An exported Sst, ready to map (previous, current) model inputs to a saliency map.
+
+    Inputs are (3, side, side) float32 RGB in [0, 1] as made by
+    `skd_ros.preprocess.prepare_frame`; the output is a (side, side) float32 map in [0, 1].
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike | None = None,
+        backend: str = "onnxruntime",
+        device: str = "cpu",
+        threads: int = 1,
+    ) -> None:
+        if backend not in BACKENDS:
+            raise BackendError(f"backend={backend!r}: choose one of {BACKENDS}")
+        if device not in DEVICES:
+            raise BackendError(f"device={device!r}: choose one of {DEVICES}")
+        if not isinstance(threads, int) or threads < 1:
+            raise BackendError(f"threads={threads!r}: must be an integer >= 1")
+        self.description: ModelDescription = read_description(model)
+        self.backend, self.device, self.threads = backend, device, threads
+        self.resolution = self.description.resolution
+        if backend == "onnxruntime":
+            self._runner = _OnnxRunner(self.description, device, threads)
+        else:
+            self._runner = _TorchRunner(self.description, device, threads)
+        self._warm_up()
+
+    def predict(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """Saliency map (side, side) float32 of `current`, given the frame before it."""
+        return self._runner(self._batch(previous), self._batch(current))[0, 0]
+
+    def _batch(self, frame: np.ndarray) -> np.ndarray:
+        side = self.resolution
+        if frame.shape != (3, side, side) or frame.dtype != np.float32:
+            raise ValueError(
+                f"expected a (3, {side}, {side}) float32 model input, got {frame.shape} "
+                f"{frame.dtype}; use skd_ros.preprocess.prepare_frame(image, {side})"
+            )
+        return frame[None]
+
+    def _warm_up(self) -> None:
+        """Run once at load: a broken file fails here, not on the first camera frame."""
+        zeros = np.zeros((3, self.resolution, self.resolution), np.float32)
+        try:
+            self.predict(zeros, zeros)
+        except (ValueError, RuntimeError) as error:
+            raise ModelFileError(
+                f"{self.description.path}: the model does not run on {self.backend}/"
+                f"{self.device} ({error}); re-export it with `train export`"
+            ) from error
+
+    def __repr__(self) -> str:
+        return (
+            f"SaliencyEngine({self.description.path.name}, {self.resolution}x{self.resolution},"
+            f" {self.backend}/{self.device}, threads={self.threads})"
+        )
+
+
+class _OnnxRunner:
+    def __init__(self, description: ModelDescription, device: str, threads: int) -> None:
+        import onnxruntime as ort
+
+        providers = ["CPUExecutionProvider"]
+        if device == "cuda":
+            available = ort.get_available_providers()
+            if "CUDAExecutionProvider" not in available:
+                raise BackendError(
+                    f"device='cuda' but this onnxruntime ({ort.__version__}) has no CUDA "
+                    f"provider (available: {available}); install onnxruntime-gpu, or use "
+                    "device: cpu, or backend: torch with a CUDA build of torch"
+                )
+            providers.insert(0, "CUDAExecutionProvider")
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        # Idle worker threads sleep instead of spinning: a deactivated node must not burn CPU.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        path = description.file("onnx")
+        try:
+            self._session = ort.InferenceSession(str(path), options, providers=providers)
+        except Exception as error:  # onnxruntime raises its own exception types
+            raise ModelFileError(
+                f"{path} is not a loadable ONNX model ({error}); re-export it with `train export`"
+            ) from error
+        self._names = description.input_names
+        self._output = [description.output_name]
+
+    def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        feeds = {self._names[0]: previous, self._names[1]: current}
+        return self._session.run(self._output, feeds)[0]
+
+
+class _TorchRunner:
+    def __init__(self, description: ModelDescription, device: str, threads: int) -> None:
+        try:
+            import torch
+            from safetensors.torch import load_file
+
+            from skd_ros.models import ModelConfig, Sst
+        except ImportError as error:
+            raise BackendError(
+                f"backend='torch' needs torch and safetensors ({error}); install them "
+                "(pip install torch==2.13.0 safetensors) or use backend: onnxruntime"
+            ) from error
+        if device == "cuda" and not torch.cuda.is_available():
+            raise BackendError(
+                f"device='cuda' but torch {torch.__version__} sees no CUDA device "
+                f"(CUDA build: {torch.version.cuda or 'no, CPU-only'}); use device: cpu"
+            )
+        torch.set_num_threads(threads)
+        model = Sst(ModelConfig.from_dict(description.metadata["model"]))
+        model.load_state_dict(load_file(str(description.file("weights"))))
+        self._torch, self._device = torch, torch.device(device)
+        self._model = model.eval().to(self._device)
+
+    def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        with torch.inference_mode():
+            pair = (torch.from_numpy(x).to(self._device) for x in (previous, current))
+            return self._model(*pair).cpu().numpy()
+
+
+@dataclass(frozen=True)
+class StreamResult:
+    """One frame's saliency map and, if the frame chain restarted there, why."""
+
+    saliency: np.ndarray  # (side, side) float32 in [0, 1]
+    reset: str | None
+    detail: str = ""
+
+
+class SaliencyStream:
+    """An engine plus the previous frame: feed frames in order, get each frame's map."""
+
+    def __init__(self, engine: SaliencyEngine, max_gap_s: float = 1.0) -> None:
+        self.engine = engine
+        self.pairer = FramePairer(max_gap_s)
+
+    def step(self, model_input: np.ndarray, stamp_ns: int, frame_format: Hashable) -> StreamResult:
+        """Map of the frame `model_input` (3, side, side) stamped `stamp_ns`.
+
+        `frame_format` is anything that changes when the camera's width, height or encoding
+        changes, e.g. (width, height, encoding); a change restarts the chain.
+        """
+        pair = self.pairer.pair(model_input, stamp_ns, frame_format)
+        saliency = self.engine.predict(pair.previous, pair.current)
+        return StreamResult(saliency, pair.reset, pair.detail)
+
+    def reset(self) -> None:
+        """Forget the previous frame (the next frame pairs with itself)."""
+        self.pairer.reset()

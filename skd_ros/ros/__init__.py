@@ -1,0 +1,10 @@
+"""The ROS 2 layer of skd_ros: a thin shell over `skd_ros.inference`.
+
+`image_codec` checks and converts camera messages, `messages` builds the output messages,
+`params` declares and checks the node's parameters, `stats` and `diagnostics` keep and
+publish the node's health, `node` is the lifecycle node, `replay` plays rosbag2 image topics
+into the graph, `environment` makes a delivery-safe, machine-local ROS environment for child
+processes, `measure` prints the node's cost and latency.
+
+Only `node`, `replay`, `measure`, `messages` and `diagnostics` import rclpy.
+"""

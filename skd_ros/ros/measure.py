@@ -1,0 +1,192 @@
+"""Measure the saliency node as deployed: CPU per frame, end-to-end latency, highest rate.
+
+Starts the node in its own process (one inference thread by default) and, in this process,
+a publisher of synthetic 1280x720 bgr8 frames and a subscriber of the maps. For each input
+rate it sends frames for a few seconds and reports:
+
+* delivered: maps received / frames sent (frames lost in transport or dropped by the node
+  because it was busy both count as missing);
+* latency: header stamp (wall clock at publish) -> map received here, p50 and p99;
+* node CPU per frame: the node process's user + system CPU time over the run (everything:
+  middleware receive, deserialization, conversion, R, Sst, peaks, publishing) divided by the
+  maps it published; the worker thread's own share is reported by the node's diagnostics;
+* the highest rate at which every frame got its map.
+
+    python -m skd_ros.ros.measure [--rates 30 60 100 150 200] [--seconds 4] [--threads 1]
+                                  [--transport shm|default]
+
+`--transport default` leaves Fast DDS's built-in transports in place, to show the loss
+(README, "Transport"). Everything stays on this machine (LOCALHOST discovery, own domain).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from skd_ros.ros.environment import domain_id, local_ros_env
+
+
+@dataclass
+class RateResult:
+    rate_hz: float
+    sent: int
+    delivered: int
+    latency_p50_ms: float
+    latency_p99_ms: float
+    node_cpu_ms_per_frame: float
+    worker_cpu_p50_ms: float
+    node_dropped: int
+    achieved_hz: float
+
+
+def _cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _frame(width: int, height: int) -> np.ndarray:
+    from skd_ros.data.synthetic import ClipSpec, generate_clip
+
+    return next(iter(generate_clip(ClipSpec(11, "Vehicle", 1, width, height)))).image
+
+
+def _start_node(args: argparse.Namespace, env: dict[str, str], log) -> subprocess.Popen:
+    command = [sys.executable, "-m", "skd_ros.ros.node", "--ros-args"]
+    command += ["-r", "__ns:=/bench", "-r", "image:=/bench/image_raw"]
+    command += ["-p", f"threads:={args.threads}", "-p", "qos_hint_after_s:=600.0"]
+    if args.model:
+        command += ["-p", f"model:={args.model}"]
+    return subprocess.Popen(
+        command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
+
+
+def _send(probe, message, rate_hz: float, seconds: float) -> tuple[list[int], float]:
+    """Publish `message` at `rate_hz` for `seconds`, restamped each time; returns stamps."""
+    from skd_ros.ros.probe import set_stamp
+
+    count = max(1, int(rate_hz * seconds))
+    period = 1.0 / rate_hz
+    stamps = []
+    start = time.perf_counter()
+    for index in range(count):
+        due = start + index * period
+        while (delay := due - time.perf_counter()) > 0:
+            time.sleep(min(delay, 0.002) if delay > 0.0005 else 0)
+        stamp = time.time_ns()
+        set_stamp(message, stamp)
+        probe.image_publisher.publish(message)
+        stamps.append(stamp)
+    return stamps, count / (time.perf_counter() - start)
+
+
+def measure_rate(probe, pid: int, message, rate_hz: float, seconds: float) -> RateResult:
+    probe.outputs.clear()
+    dropped_before = int(probe.diagnostic_values(timeout_s=3.0).get("frames dropped", 0))
+    cpu_before = _cpu_seconds(pid)
+    stamps, achieved = _send(probe, message, rate_hz, seconds)
+    time.sleep(0.5)  # stragglers
+    cpu = _cpu_seconds(pid) - cpu_before
+    latencies = [
+        (probe.outputs[s].received_ns - s) / 1e6
+        for s in stamps
+        if s in probe.outputs and probe.outputs[s].saliency is not None
+    ]
+    values = probe.diagnostic_values(timeout_s=3.0)
+    delivered = len(latencies)
+    p50, p99 = np.percentile(latencies, [50, 99]) if latencies else (float("nan"),) * 2
+    return RateResult(
+        rate_hz=rate_hz,
+        sent=len(stamps),
+        delivered=delivered,
+        latency_p50_ms=float(p50),
+        latency_p99_ms=float(p99),
+        node_cpu_ms_per_frame=cpu * 1e3 / delivered if delivered else float("nan"),
+        worker_cpu_p50_ms=float(values.get("cpu per frame p50 (ms)", "nan")),
+        node_dropped=int(values.get("frames dropped", 0)) - dropped_before,
+        achieved_hz=achieved,
+    )
+
+
+def format_table(results: list[RateResult]) -> str:
+    rows = [
+        "| input Hz (sent at) | frames sent | maps received | latency p50 ms | latency p99 ms "
+        "| node CPU ms/frame | worker CPU p50 ms | dropped by node |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        rows.append(
+            f"| {r.rate_hz:g} ({r.achieved_hz:.1f}) | {r.sent} | {r.delivered} "
+            f"({100 * r.delivered / r.sent:.1f} %) | {r.latency_p50_ms:.2f} | "
+            f"{r.latency_p99_ms:.2f} | {r.node_cpu_ms_per_frame:.2f} | "
+            f"{r.worker_cpu_p50_ms:.2f} | {r.node_dropped} |"
+        )
+    sustained = [r.rate_hz for r in results if r.delivered == r.sent]
+    best = f"{max(sustained):g} Hz" if sustained else "none of the tested rates"
+    rows.append(f"\nhighest input rate with every frame answered: {best}")
+    return "\n".join(rows)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="measure", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rates", type=float, nargs="+", default=[30, 60, 100, 150, 200])
+    parser.add_argument("--seconds", type=float, default=4.0, help="per rate (default 4)")
+    parser.add_argument("--size", type=int, nargs=2, default=[1280, 720], metavar=("W", "H"))
+    parser.add_argument("--threads", type=int, default=1, help="node inference threads")
+    parser.add_argument("--model", help="exported model .json (default: packaged)")
+    parser.add_argument("--transport", choices=("shm", "default"), default="shm")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `python -m skd_ros.ros.measure`."""
+    args = parse_args(argv)
+    env = local_ros_env(domain_id(salt=17))
+    if args.transport == "default":
+        env.pop("FASTDDS_DEFAULT_PROFILES_FILE")
+    os.environ.clear()
+    os.environ.update(env)
+    from skd_ros.ros.probe import SaliencyProbe, bgr8_message
+
+    message = bgr8_message(_frame(*args.size), 0)
+    with tempfile.TemporaryFile("w+") as log:
+        node = _start_node(args, env, log)
+        try:
+            with SaliencyProbe(namespace="/bench", image_topic="/bench/image_raw") as probe:
+                if not probe.wait_for_node(30.0):
+                    log.seek(0)
+                    print("the node did not come up:\n" + log.read(), file=sys.stderr)
+                    return 1
+                _send(probe, message, 30.0, 1.0)  # warm-up
+                time.sleep(0.5)
+                print(
+                    f"{args.size[0]}x{args.size[1]} bgr8, node with {args.threads} inference "
+                    f"thread(s), transport: {args.transport}, {args.seconds:g} s per rate"
+                )
+                results = []
+                for rate in args.rates:
+                    results.append(measure_rate(probe, node.pid, message, rate, args.seconds))
+                    print(f"  {rate:g} Hz: {results[-1].delivered}/{results[-1].sent} maps")
+                print()
+                print(format_table(results))
+        finally:
+            node.terminate()
+            try:
+                node.wait(10)
+            except subprocess.TimeoutExpired:
+                node.kill()
+                node.wait(5)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

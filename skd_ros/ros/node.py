@@ -1,0 +1,474 @@
+"""The saliency node: camera frames in, saliency map and salient regions out.
+
+A managed (lifecycle) node. `configure` loads the exported model, `activate` subscribes to
+the camera and starts the inference worker, `deactivate` unsubscribes and stops the worker
+(no CPU used while a mission manager has perception off), `cleanup` frees the model. With
+`autostart: true` (the default) it configures and activates itself, so a plain `ros2 run`
+works; a missing or broken model then stops start-up with a message naming the file.
+
+Threads: the executor thread runs the subscription callback, which only puts the message in
+a one-frame mailbox (`LatestSlot`); a worker thread takes the newest frame, converts it,
+runs Sst with the previous frame and publishes. Frames replaced in the mailbox are counted
+as dropped. The inference core is `skd_ros.inference` (no rclpy there).
+
+Run: `ros2 run skd_ros saliency_node --ros-args -r image:=/camera/image_raw` or
+`python -m skd_ros.ros.node --ros-args ...`; topics, parameters and messages: README.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import sys
+import threading
+import time
+import traceback
+
+import cv2
+import rclpy
+from diagnostic_msgs.msg import DiagnosticArray
+from geometry_msgs.msg import PointStamped
+from rcl_interfaces.msg import SetParametersResult
+from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.executors import ExternalShutdownException
+from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
+from rclpy.parameter import Parameter
+from rclpy.qos import (
+    DurabilityPolicy,
+    HistoryPolicy,
+    QoSProfile,
+    ReliabilityPolicy,
+    qos_profile_system_default,
+)
+from rclpy.qos_overriding_options import QoSOverridingOptions
+from sensor_msgs.msg import CompressedImage, Image, PointCloud2
+from visualization_msgs.msg import MarkerArray
+
+from skd_ros.inference.draw import overlay_with_regions
+from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
+from skd_ros.inference.pairing import FIRST_FRAME
+from skd_ros.inference.peaks import find_regions
+from skd_ros.ros import messages, params
+from skd_ros.ros.diagnostics import diagnostic_array
+from skd_ros.ros.environment import reuse_large_buffers
+from skd_ros.ros.image_codec import MalformedImage, camera_frame
+from skd_ros.ros.latest import LatestSlot
+from skd_ros.ros.stats import NodeStats, Snapshot, Throttle
+
+NODE_NAME = "saliency"
+# sensor-data QoS with depth 1: a late frame is replaced, never queued
+INPUT_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=1,
+    reliability=ReliabilityPolicy.BEST_EFFORT,
+    durability=DurabilityPolicy.VOLATILE,
+)
+OUTPUT_QOS = qos_profile_system_default
+TRANSPORT_HINT = (
+    "so unless the camera is not publishing, its frames are being lost in transport (large "
+    "images over Fast DDS's default transports): start the camera and this node with "
+    "FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> (README, 'Transport')"
+)
+
+
+def _transition(callback):
+    """Log an unexpected exception in a transition (rclpy would swallow it) and fail it."""
+
+    @functools.wraps(callback)
+    def wrapper(self, state: LifecycleState) -> TransitionCallbackReturn:
+        try:
+            return callback(self, state)
+        except Exception:
+            self.get_logger().error(
+                f"{callback.__name__} failed unexpectedly:\n{traceback.format_exc()}"
+            )
+            return TransitionCallbackReturn.ERROR
+
+    return wrapper
+
+
+class SaliencyNode(LifecycleNode):
+    """Lifecycle node: `saliency`, `saliency/peaks`, `saliency/peak`, markers, overlay, status."""
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(NODE_NAME, **kwargs)
+        for spec in params.SPECS:
+            self.declare_parameter(spec.name, spec.default, params.descriptor(spec))
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.settings = params.Settings.from_values(self._values())
+        self.stats = NodeStats()
+        self._throttle = Throttle(self.settings.warn_throttle_s)
+        self._slot: LatestSlot[tuple[object, int]] = LatestSlot()
+        self._stop = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._stream: SaliencyStream | None = None
+        self._outputs: dict[str, object] = {}
+        self._subscription = None
+        self._input_topic = ""
+        self._node_timers: list = []
+        self._diagnostics_pub = None
+        self._activated_ns = time.monotonic_ns()
+        self._hint_timer = None
+        self._hinted = False
+        self._previous_snapshot: Snapshot | None = None
+        self.state = "unconfigured"
+
+    # ---------------------------------------------------------------- parameters
+
+    def _values(self) -> dict[str, params.Value]:
+        return {spec.name: self.get_parameter(spec.name).value for spec in params.SPECS}
+
+    def _check_parameters(self, changes: list[Parameter]) -> SetParametersResult:
+        reasons = [r for p in changes if (r := params.check(p.name, p.value)) is not None]
+        for reason in reasons:
+            self.get_logger().warning(f"parameter refused: {reason}")
+        return SetParametersResult(successful=not reasons, reason="; ".join(reasons))
+
+    def _apply_parameters(self, changes: list[Parameter]) -> None:
+        self.settings = params.Settings.from_values(self._values())
+        self._throttle.period_s = self.settings.warn_throttle_s
+        if self._stream is not None:
+            self._stream.pairer.max_gap_s = self.settings.max_gap_s
+        later = [p.name for p in changes if p.name in params.BY_NAME]
+        later = [n for n in later if params.BY_NAME[n].applies != "runtime"]
+        if later:
+            self.get_logger().info(
+                "set "
+                + ", ".join(f"{n} (applies at the next {params.BY_NAME[n].applies})" for n in later)
+            )
+
+    @property
+    def autostart(self) -> bool:
+        return bool(self.get_parameter("autostart").value)
+
+    # ---------------------------------------------------------------- lifecycle
+
+    @_transition
+    def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
+        values = self._values()
+        try:
+            engine = SaliencyEngine(
+                values["model"] or None,
+                backend=str(values["backend"]),
+                device=str(values["device"]),
+                threads=int(values["threads"]),
+            )
+        except Exception as error:  # model file and backend errors carry their own advice
+            self.get_logger().error(f"cannot load the model: {error}")
+            return TransitionCallbackReturn.FAILURE
+        self._stream = SaliencyStream(engine, self.settings.max_gap_s)
+        self.get_logger().info(f"loaded {engine} from {engine.description.path}")
+        self._create_publishers()
+        period = float(values["diagnostics.period_s"])
+        self._node_timers.append(self.create_timer(period, self._publish_diagnostics))
+        self.state = "inactive"
+        _settle_runtime()
+        return super().on_configure(state)
+
+    def _create_publishers(self) -> None:
+        lifecycle = self.create_lifecycle_publisher
+        overrides = QoSOverridingOptions.with_default_policies()
+        self._outputs = {
+            "saliency": lifecycle(Image, "saliency", OUTPUT_QOS, qos_overriding_options=overrides),
+            "peaks": lifecycle(
+                PointCloud2, "saliency/peaks", OUTPUT_QOS, qos_overriding_options=overrides
+            ),
+            "peak": lifecycle(
+                PointStamped, "saliency/peak", OUTPUT_QOS, qos_overriding_options=overrides
+            ),
+            "markers": lifecycle(MarkerArray, "saliency/markers", OUTPUT_QOS),
+            "overlay": lifecycle(Image, "saliency/overlay", OUTPUT_QOS),
+        }
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+
+    @_transition
+    def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        result = super().on_activate(state)
+        self._stream.reset()
+        self._slot.clear()
+        self._subscribe()
+        self._stop.clear()
+        self._worker = threading.Thread(target=self._work, name="saliency-worker", daemon=True)
+        self._worker.start()
+        hint_after = float(self.get_parameter("qos_hint_after_s").value)
+        self._hinted = False
+        self._activated_ns = time.monotonic_ns()
+        self._hint_timer = self.create_timer(hint_after, self._check_silence)
+        self.state = "active"
+        output = self._outputs["saliency"].topic_name
+        self.get_logger().info(f"active: {self._input_topic} -> {output}")
+        return result
+
+    def _subscribe(self) -> None:
+        compressed = self.get_parameter("input_type").value == "compressed"
+        topic = self.resolve_topic_name("image") + ("/compressed" if compressed else "")
+        events = SubscriptionEventCallbacks(
+            message_lost=lambda info: self.stats.messages_lost(info.total_count_change),
+            incompatible_qos=self._on_incompatible_qos,
+        )
+        self._input_topic = topic
+        self._subscription = self.create_subscription(
+            CompressedImage if compressed else Image,
+            topic,
+            self._on_image,
+            INPUT_QOS,
+            event_callbacks=events,
+            qos_overriding_options=QoSOverridingOptions.with_default_policies(),
+        )
+
+    @_transition
+    def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_processing()
+        self.state = "inactive"
+        return super().on_deactivate(state)
+
+    @_transition
+    def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._release()
+        self.state = "unconfigured"
+        return super().on_cleanup(state)
+
+    @_transition
+    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+        self._stop_processing()
+        self._release()
+        self.state = "finalized"
+        return super().on_shutdown(state)
+
+    def _stop_processing(self) -> None:
+        if self._subscription is not None:
+            self.destroy_subscription(self._subscription)
+            self._subscription = None
+        if self._hint_timer is not None:
+            self.destroy_timer(self._hint_timer)
+            self._hint_timer = None
+        self._stop.set()
+        if self._worker is not None:
+            self._worker.join(timeout=10.0)
+            self._worker = None
+        self._slot.clear()
+
+    def _release(self) -> None:
+        for timer in self._node_timers:
+            self.destroy_timer(timer)
+        self._node_timers = []
+        for publisher in self._outputs.values():
+            self.destroy_lifecycle_publisher(publisher)
+        self._outputs = {}
+        if self._diagnostics_pub is not None:
+            self.destroy_publisher(self._diagnostics_pub)
+            self._diagnostics_pub = None
+        self._stream = None
+
+    def start(self) -> bool:
+        """Configure and activate (autostart); False, with the reason logged, on failure."""
+        if self.trigger_configure() != TransitionCallbackReturn.SUCCESS:
+            self.get_logger().fatal("start-up stopped: the node could not be configured")
+            return False
+        if self.trigger_activate() != TransitionCallbackReturn.SUCCESS:
+            self.get_logger().fatal("start-up stopped: the node could not be activated")
+            return False
+        return True
+
+    def close(self) -> None:
+        """Stop the worker and release everything (on exit, whatever the state)."""
+        self._stop_processing()
+        self._release()
+
+    # ---------------------------------------------------------------- frames
+
+    def _on_image(self, msg) -> None:
+        now = time.monotonic_ns()
+        self.stats.frame_received(now, replaced_older=self._slot.put((msg, now)))
+
+    def _work(self) -> None:
+        while not self._stop.is_set():
+            item = self._slot.take(timeout=0.1)
+            if item is None:
+                continue
+            try:
+                self._process(*item)
+            except Exception as error:  # keep running; the cause is logged, throttled
+                self._warn("processing error", f"{type(error).__name__}: {error}")
+
+    def _process(self, msg, received_ns: int) -> None:
+        cpu_start = time.thread_time_ns()
+        settings, stream = self.settings, self._stream
+        try:
+            frame = camera_frame(msg)
+            model_input = frame.model_input(stream.engine.resolution)
+        except MalformedImage as error:
+            self.stats.frame_rejected(error.cause)
+            self._warn(error.cause, f"skipped a frame on {self._input_topic}: {error}")
+            return
+        stamp = msg.header.stamp
+        result = stream.step(
+            model_input, stamp.sec * 1_000_000_000 + stamp.nanosec, frame.frame_format
+        )
+        if result.reset is not None:
+            self.stats.chain_reset(result.reset)
+            if result.reset != FIRST_FRAME:
+                self._info(result.reset, f"frame pair restarted: {result.reset} ({result.detail})")
+        size = (frame.width, frame.height)
+        regions = find_regions(
+            result.saliency,
+            size,
+            threshold=settings.threshold,
+            max_regions=settings.max_regions,
+            nms_iou=settings.nms_iou,
+            relative=settings.relative_threshold,
+        )
+        self._publish(msg.header, frame, result.saliency, regions, settings)
+        self.stats.frame_published(
+            received_ns, time.monotonic_ns(), time.thread_time_ns() - cpu_start
+        )
+
+    def _publish(self, header, frame, saliency, regions, settings: params.Settings) -> None:
+        size = (frame.width, frame.height)
+        out_size = size if settings.output_resolution == "input" else None
+        publishers = self._outputs
+        publishers["saliency"].publish(
+            messages.saliency_image(header, saliency, settings.output_encoding, out_size)
+        )
+        publishers["peaks"].publish(messages.regions_cloud(header, regions))
+        if len(regions):
+            publishers["peak"].publish(messages.top_peak(header, regions))
+        if settings.markers:
+            publishers["markers"].publish(
+                messages.region_markers(
+                    header,
+                    regions,
+                    size,
+                    settings.markers_depth_m,
+                    settings.markers_metres_per_pixel,
+                )
+            )
+        if settings.overlay and publishers["overlay"].get_subscription_count() > 0:
+            picture = overlay_with_regions(frame.bgr8(), saliency, regions, settings.overlay_alpha)
+            publishers["overlay"].publish(messages.bgr_image(header, picture))
+
+    # ---------------------------------------------------------------- health
+
+    def _warn(self, cause: str, text: str) -> None:
+        log, suppressed = self._throttle.should_log(cause)
+        if log:
+            more = f" ({suppressed} more since the last warning)" if suppressed else ""
+            self.get_logger().warning(text + more)
+
+    def _info(self, cause: str, text: str) -> None:
+        log, suppressed = self._throttle.should_log(cause)
+        if log:
+            more = f" ({suppressed} more since)" if suppressed else ""
+            self.get_logger().info(text + more)
+
+    def _publish_diagnostics(self) -> None:
+        if self._diagnostics_pub is None:
+            return
+        snapshot = self.stats.snapshot()
+        extra = {"input topic": self._input_topic}
+        if self._stream is not None:
+            engine = self._stream.engine
+            extra["model"] = str(engine.description.path)
+            extra["backend"] = f"{engine.backend}/{engine.device}, {engine.threads} thread(s)"
+        name = f"{self.get_fully_qualified_name()}: saliency"
+        stamp = self.get_clock().now().to_msg()
+        self._diagnostics_pub.publish(
+            diagnostic_array(stamp, name, snapshot, self._previous_snapshot, self.state, extra)
+        )
+        self._previous_snapshot = snapshot
+
+    def _check_silence(self) -> None:
+        """Log a QoS / transport hint once when publishers exist but no frame arrives."""
+        after_s = float(self.get_parameter("qos_hint_after_s").value)
+        last = self.stats.last_arrival_ns() or self._activated_ns
+        if (time.monotonic_ns() - last) / 1e9 < after_s:
+            self._hinted = False
+            return
+        publishers = self.get_publishers_info_by_topic(self._input_topic)
+        if self._hinted or not publishers:
+            return
+        self._hinted = True
+        offered = ", ".join(
+            f"{p.node_namespace.rstrip('/')}/{p.node_name} ({p.qos_profile.reliability.name}, "
+            f"{p.qos_profile.durability.name})"
+            for p in publishers
+        )
+        ours = self._subscription.qos_profile if self._subscription else INPUT_QOS
+        self.get_logger().warning(
+            f"no frame on {self._input_topic} for {after_s:g} s although it has "
+            f"{len(publishers)} publisher(s): {offered}. This node subscribes with "
+            f"{ours.reliability.name}/{ours.durability.name}, depth {ours.depth}. "
+            f"{_compatibility(publishers, ours, self._input_topic)}"
+        )
+
+    def _on_incompatible_qos(self, info) -> None:
+        policy = getattr(info.last_policy_kind, "name", info.last_policy_kind)
+        self.get_logger().error(
+            f"a publisher on {self._input_topic} offers QoS incompatible with this "
+            f"subscription (policy {policy}): no frames will arrive from it. Override ours, e.g. "
+            f"--ros-args -p qos_overrides.{self._input_topic}.subscription.reliability:="
+            "best_effort, or change the camera's"
+        )
+
+
+def _settle_runtime() -> None:
+    """Per-frame CPU savings measured here (README, "Numbers"), applied once configured.
+
+    OpenCV runs single-threaded: its worker pool spin-waits (sched_yield) between the small
+    resizes of each frame and burnt about 1 ms of CPU per frame for nothing. The objects made
+    at start-up (model, modules) are frozen out of the garbage collector's generations, so
+    the collections that per-frame messages trigger only walk what is new.
+    """
+    cv2.setNumThreads(1)
+    gc.collect()
+    gc.freeze()
+
+
+def _compatibility(publishers, ours: QoSProfile, topic: str) -> str:
+    """Whether the publishers' QoS can reach our subscription, and what to do about it."""
+    problems = []
+    for info in publishers:
+        offered = info.qos_profile
+        if (
+            ours.reliability == ReliabilityPolicy.RELIABLE
+            and offered.reliability == ReliabilityPolicy.BEST_EFFORT
+        ):
+            problems.append(f"{info.node_name} is BEST_EFFORT but we require RELIABLE")
+        if (
+            ours.durability == DurabilityPolicy.TRANSIENT_LOCAL
+            and offered.durability == DurabilityPolicy.VOLATILE
+        ):
+            problems.append(f"{info.node_name} is VOLATILE but we require TRANSIENT_LOCAL")
+    if problems:
+        return (
+            "QoS INCOMPATIBLE: " + "; ".join(problems) + ". Override ours with --ros-args -p "
+            f"qos_overrides.{topic}.subscription.reliability:=best_effort (or change the camera's)"
+        )
+    return f"QoS is compatible, {TRANSPORT_HINT}"
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of `saliency_node` / `python -m skd_ros.ros.node`."""
+    reuse_large_buffers()  # before any frame buffer is allocated; see its docstring
+    rclpy.init(args=sys.argv if argv is None else argv)
+    node = None
+    code = 0
+    try:
+        node = SaliencyNode()
+        if node.autostart and not node.start():
+            code = 1
+        else:
+            rclpy.spin(node)
+    except (KeyboardInterrupt, ExternalShutdownException):
+        pass
+    finally:
+        if node is not None:
+            node.close()
+            node.destroy_node()
+        rclpy.try_shutdown()
+    return code
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,236 @@
+"""The saliency node's parameters: names, defaults, ranges, descriptions, checks.
+
+This table is the single definition; `config/saliency.yaml` repeats every default with a
+comment (a test keeps the two equal), and the node declares each parameter up front with a
+`ParameterDescriptor` built from it. `check(name, value)` is what the node's
+set-parameters callback runs: a bad value is refused with the reason.
+
+`applies` says when a change takes effect: "runtime" at once (thresholds, outputs),
+"activate" at the next activation, "configure" at the next configuration (the model and its
+backend), "startup" only at start-up (read-only).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+Value = bool | int | float | str
+
+
+@dataclass(frozen=True)
+class Spec:
+    """One parameter."""
+
+    name: str
+    default: Value
+    description: str
+    limits: tuple[float, float] | None = None  # inclusive range for int and float
+    choices: tuple[str, ...] | None = None
+    applies: str = "runtime"
+
+    @property
+    def read_only(self) -> bool:
+        return self.applies == "startup"
+
+
+SPECS: tuple[Spec, ...] = (
+    Spec(
+        "autostart",
+        True,
+        "configure and activate at start-up, so a plain `ros2 run` works; false leaves the "
+        "node unconfigured for a lifecycle manager",
+        applies="startup",
+    ),
+    Spec(
+        "model",
+        "",
+        "exported model description (.json next to its .onnx and .safetensors); empty: "
+        "the packaged default share/skd_ros/models/sst_demo.json",
+        applies="configure",
+    ),
+    Spec(
+        "backend",
+        "onnxruntime",
+        "inference runtime: onnxruntime (no torch needed) or torch",
+        choices=("onnxruntime", "torch"),
+        applies="configure",
+    ),
+    Spec("device", "cpu", "cpu or cuda", choices=("cpu", "cuda"), applies="configure"),
+    Spec("threads", 1, "inference threads", limits=(1, 64), applies="configure"),
+    Spec(
+        "input_type",
+        "raw",
+        "raw: sensor_msgs/Image on `image`; compressed: sensor_msgs/CompressedImage (JPEG or "
+        "PNG) on `<image>/compressed` (the image_transport name)",
+        choices=("raw", "compressed"),
+        applies="activate",
+    ),
+    Spec(
+        "max_gap_s",
+        1.0,
+        "a longer gap between consecutive stamps restarts the frame pair (the first frame "
+        "after it pairs with itself)",
+        limits=(0.001, 3600.0),
+    ),
+    Spec(
+        "output.encoding",
+        "mono8",
+        "saliency map encoding: mono8 (0-255) or 32FC1 (0.0-1.0)",
+        choices=("mono8", "32FC1"),
+    ),
+    Spec(
+        "output.resolution",
+        "model",
+        "saliency map size: model (e.g. 64x64, cheapest) or input (the camera's size)",
+        choices=("model", "input"),
+    ),
+    Spec(
+        "peaks.threshold",
+        0.2,
+        "map value a pixel needs to belong to a salient region",
+        limits=(0.0, 1.0),
+    ),
+    Spec(
+        "peaks.relative_threshold",
+        0.5,
+        "a region pixel also needs this fraction of the map's maximum (adapts to weak maps, "
+        "separates nearby targets); 0 disables",
+        limits=(0.0, 1.0),
+    ),
+    Spec("peaks.max_regions", 10, "at most this many regions, best first", limits=(1, 100)),
+    Spec(
+        "peaks.nms_iou",
+        0.3,
+        "a region whose box overlaps a better one by more than this IoU is dropped",
+        limits=(0.0, 1.0),
+    ),
+    Spec("markers.enabled", False, "publish saliency/markers (MarkerArray) for RViz"),
+    Spec(
+        "markers.depth_m",
+        1.0,
+        "distance of the marker picture plane in front of the camera, metres",
+        limits=(0.01, 1000.0),
+    ),
+    Spec(
+        "markers.metres_per_pixel",
+        0.001,
+        "size of one image pixel on the marker picture plane, metres",
+        limits=(1e-6, 1.0),
+    ),
+    Spec("overlay.enabled", False, "publish saliency/overlay: the frame with map and boxes"),
+    Spec("overlay.alpha", 0.45, "weight of the heat map in the overlay", limits=(0.0, 1.0)),
+    Spec(
+        "diagnostics.period_s",
+        1.0,
+        "period of the /diagnostics status",
+        limits=(0.1, 60.0),
+        applies="configure",
+    ),
+    Spec(
+        "qos_hint_after_s",
+        5.0,
+        "warn (with a QoS / transport hint) when no frame arrived for this long while the "
+        "topic has publishers",
+        limits=(0.5, 600.0),
+        applies="activate",
+    ),
+    Spec(
+        "warn_throttle_s",
+        10.0,
+        "repeat a warning of one cause (e.g. a malformed frame) at most this often",
+        limits=(0.0, 3600.0),
+    ),
+)
+BY_NAME = {spec.name: spec for spec in SPECS}
+
+
+def check(name: str, value: object) -> str | None:
+    """Why `value` is refused for parameter `name`, or None if it is acceptable."""
+    spec = BY_NAME.get(name)
+    if spec is None:
+        return None  # not ours (use_sim_time, qos_overrides.*): rclpy checks those
+    kind = type(spec.default)
+    if kind is float and isinstance(value, int) and not isinstance(value, bool):
+        value = float(value)
+    if type(value) is not kind:
+        hint = " (write floats with a decimal point, e.g. 1.0)" if kind is float else ""
+        return f"{name} must be a {kind.__name__}, got {type(value).__name__} {value!r}{hint}"
+    if spec.choices is not None and value not in spec.choices:
+        return f"{name}={value!r} is not one of {list(spec.choices)}"
+    if spec.limits is not None and not spec.limits[0] <= value <= spec.limits[1]:
+        low, high = spec.limits
+        return f"{name}={value!r} is outside [{low:g}, {high:g}]"
+    return None
+
+
+def descriptor(spec: Spec):
+    """The rcl_interfaces ParameterDescriptor (with range) that declares `spec`."""
+    from rcl_interfaces.msg import (
+        FloatingPointRange,
+        IntegerRange,
+        ParameterDescriptor,
+        ParameterType,
+    )
+
+    types = {
+        bool: ParameterType.PARAMETER_BOOL,
+        int: ParameterType.PARAMETER_INTEGER,
+        float: ParameterType.PARAMETER_DOUBLE,
+        str: ParameterType.PARAMETER_STRING,
+    }
+    constraints = {"runtime": "changes apply at once"}.get(
+        spec.applies, f"changes apply at the next {spec.applies}"
+    )
+    if spec.choices:
+        constraints = f"one of {list(spec.choices)}; {constraints}"
+    result = ParameterDescriptor(
+        name=spec.name,
+        type=types[type(spec.default)],
+        description=spec.description,
+        additional_constraints=constraints,
+        read_only=spec.read_only,
+    )
+    if spec.limits is not None and isinstance(spec.default, float):
+        low, high = spec.limits
+        result.floating_point_range = [FloatingPointRange(from_value=low, to_value=high, step=0.0)]
+    elif spec.limits is not None:
+        low, high = (int(v) for v in spec.limits)
+        result.integer_range = [IntegerRange(from_value=low, to_value=high, step=1)]
+    return result
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The values the worker reads for every frame (replaced whole on a change)."""
+
+    output_encoding: str
+    output_resolution: str
+    threshold: float
+    relative_threshold: float
+    max_regions: int
+    nms_iou: float
+    markers: bool
+    markers_depth_m: float
+    markers_metres_per_pixel: float
+    overlay: bool
+    overlay_alpha: float
+    warn_throttle_s: float
+    max_gap_s: float
+
+    @classmethod
+    def from_values(cls, values: dict[str, Value]) -> Settings:
+        return cls(
+            output_encoding=str(values["output.encoding"]),
+            output_resolution=str(values["output.resolution"]),
+            threshold=float(values["peaks.threshold"]),
+            relative_threshold=float(values["peaks.relative_threshold"]),
+            max_regions=int(values["peaks.max_regions"]),
+            nms_iou=float(values["peaks.nms_iou"]),
+            markers=bool(values["markers.enabled"]),
+            markers_depth_m=float(values["markers.depth_m"]),
+            markers_metres_per_pixel=float(values["markers.metres_per_pixel"]),
+            overlay=bool(values["overlay.enabled"]),
+            overlay_alpha=float(values["overlay.alpha"]),
+            warn_throttle_s=float(values["warn_throttle_s"]),
+            max_gap_s=float(values["max_gap_s"]),
+        )

@@ -1,0 +1,178 @@
+"""Camera message checks and conversion, on rclpy's messages and on rosbags' messages."""
+
+import array
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from skd_ros.data.bags import image_message
+from skd_ros.preprocess import prepare_frame
+from skd_ros.ros.image_codec import MalformedImage, camera_frame
+
+Image = pytest.importorskip("sensor_msgs.msg").Image
+CompressedImage = pytest.importorskip("sensor_msgs.msg").CompressedImage
+
+SIDE = 32
+
+
+@pytest.fixture(scope="module")
+def bgr():
+    rng = np.random.default_rng(0)
+    noise = (rng.random((120, 160, 3)) * 255).astype(np.uint8)
+    return cv2.GaussianBlur(noise, (0, 0), 3)
+
+
+def _bytes(pixels: np.ndarray, rows: int, step: int | None) -> tuple[bytes, int]:
+    packed = np.ascontiguousarray(pixels).view(np.uint8).reshape(rows, -1)
+    if step is not None:
+        packed = np.pad(packed, ((0, 0), (0, step - packed.shape[1])))
+    return packed.tobytes(), packed.shape[1]
+
+
+def ros_image(encoding, pixels, height, width, step=None, bigendian=False):
+    """An rclpy sensor_msgs/Image of `pixels`, rows optionally padded to `step` bytes."""
+    rows = pixels.shape[0]
+    data, step = _bytes(pixels, rows, step)
+    msg = Image(height=height, width=width, encoding=encoding, step=step)
+    msg.is_bigendian = int(bigendian)
+    buffer = array.array("B")
+    buffer.frombytes(data)
+    msg.data = buffer
+    return msg
+
+
+def _bayer_rggb(bgr):
+    bayer = np.zeros(bgr.shape[:2], np.uint8)
+    bayer[0::2, 0::2] = bgr[0::2, 0::2, 2]
+    bayer[0::2, 1::2] = bgr[0::2, 1::2, 1]
+    bayer[1::2, 0::2] = bgr[1::2, 0::2, 1]
+    bayer[1::2, 1::2] = bgr[1::2, 1::2, 0]
+    return bayer
+
+
+def _nv12(bgr):
+    i420 = cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_I420)
+    h, w = bgr.shape[:2]
+    u, v = i420[h : h + h // 4].ravel(), i420[h + h // 4 :].ravel()
+    uv = np.empty(u.size * 2, np.uint8)
+    uv[0::2], uv[1::2] = u, v
+    return np.concatenate([i420[:h].ravel(), uv]).reshape(h * 3 // 2, w)
+
+
+def _encoded(bgr):
+    """encoding -> (pixels as stored, tolerance of the model input vs the reference).
+
+    The reference is R of the BGR frame (of the grey frame for mono). 16-bit frames are
+    reduced at 16 bits, so they differ from the 8-bit reference by rounding (< 1 grey level).
+    """
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    return {
+        "bgr8": (bgr, 0.0),
+        "rgb8": (bgr[:, :, ::-1], 0.0),
+        "bgra8": (cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA), 0.0),
+        "rgba8": (cv2.cvtColor(bgr, cv2.COLOR_BGR2RGBA), 0.0),
+        "bgr16": (bgr.astype(np.uint16) * 257, 1 / 255),
+        "mono8": (grey, 0.0),
+        "mono16": (grey.astype(np.uint16) * 257, 1 / 255),
+        "yuv422": (cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_UYVY), 0.03),
+        "yuv422_yuy2": (cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_YUY2), 0.03),
+        "nv12": (_nv12(bgr), 0.03),
+        "bayer_rggb8": (_bayer_rggb(bgr), 0.03),
+    }
+
+
+ENCODINGS = ["bgr8", "rgb8", "bgra8", "rgba8", "bgr16", "mono8", "mono16", "yuv422"]
+ENCODINGS += ["yuv422_yuy2", "nv12", "bayer_rggb8"]
+
+
+@pytest.mark.parametrize("padding", [0, 8])
+@pytest.mark.parametrize("encoding", ENCODINGS)
+def test_every_common_encoding_gives_the_same_model_input_as_bgr(bgr, encoding, padding):
+    pixels, tolerance = _encoded(bgr)[encoding]
+    row = pixels.shape[1] * pixels.itemsize * (pixels.shape[2] if pixels.ndim == 3 else 1)
+    if encoding in ("yuv422", "yuv422_yuy2"):
+        row = pixels.shape[1] * 2
+    msg = ros_image(encoding, pixels, 120, 160, step=row + padding if padding else None)
+    frame = camera_frame(msg)
+    assert frame.frame_format == (160, 120, encoding)
+    model_input = frame.model_input(SIDE)
+    assert model_input.shape == (3, SIDE, SIDE) and model_input.dtype == np.float32
+    if encoding.startswith("mono"):  # compare with the grey frame replicated
+        reference = prepare_frame(cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY), SIDE)
+    else:
+        reference = prepare_frame(bgr, SIDE)
+    assert np.abs(model_input - reference).max() <= tolerance + 1e-6
+    full = frame.bgr8()
+    assert full.shape == (120, 160, 3) and full.dtype == np.uint8
+
+
+def test_big_endian_mono16_is_byte_swapped(bgr):
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY).astype(np.uint16) * 257
+    little = camera_frame(ros_image("mono16", grey, 120, 160)).model_input(SIDE)
+    big = camera_frame(ros_image("mono16", grey.byteswap(), 120, 160, bigendian=True))
+    np.testing.assert_allclose(big.model_input(SIDE), little, atol=1e-6)
+
+
+def test_rosbags_messages_are_accepted_too(bgr):
+    frame = camera_frame(image_message(bgr, 5))
+    np.testing.assert_allclose(frame.model_input(SIDE), prepare_frame(bgr, SIDE), atol=1e-6)
+
+
+@pytest.mark.parametrize(
+    ("change", "cause"),
+    [
+        ({"step": 100}, "step too small"),
+        ({"height": 121}, "data too short"),
+        ({"encoding": "bgr9"}, "unknown encoding"),
+        ({"width": 0}, "empty image"),
+        ({"height": 0, "width": 0, "step": 0}, "empty image"),
+    ],
+)
+def test_malformed_images_are_refused_with_the_cause(bgr, change, cause):
+    msg = dataclasses.replace(image_message(bgr, 0), **change)
+    with pytest.raises(MalformedImage) as error:
+        camera_frame(msg)
+    assert error.value.cause == cause
+    assert cause in str(error.value)
+
+
+def test_short_data_of_an_rclpy_message_is_refused(bgr):
+    msg = ros_image("bgr8", bgr, 120, 160)
+    msg.data = msg.data[:-1]
+    with pytest.raises(MalformedImage, match="data too short"):
+        camera_frame(msg)
+
+
+def _compressed(data: bytes, fmt: str):
+    msg = CompressedImage(format=fmt)
+    buffer = array.array("B")
+    buffer.frombytes(data)
+    msg.data = buffer
+    return msg
+
+
+@pytest.mark.parametrize(("extension", "fmt"), [(".jpg", "jpeg"), (".png", "png")])
+def test_compressed_jpeg_and_png_are_decoded(bgr, extension, fmt):
+    data = cv2.imencode(extension, bgr)[1].tobytes()
+    frame = camera_frame(_compressed(data, f"bgr8; {fmt} compressed bgr8"))
+    assert (frame.width, frame.height) == (160, 120)
+    assert frame.encoding.startswith("compressed:")
+    assert np.abs(frame.model_input(SIDE) - prepare_frame(bgr, SIDE)).max() < 0.05
+
+
+@pytest.mark.parametrize(
+    ("mangle", "cause"),
+    [
+        (lambda jpeg: jpeg[: len(jpeg) // 2], "corrupt compressed data"),
+        (lambda jpeg: jpeg[:2] + b"\x00" * 64 + jpeg[-2:], "corrupt compressed data"),
+        (lambda jpeg: b"", "empty compressed data"),
+        (lambda jpeg: b"GIF89a" + jpeg, "unsupported compressed format"),
+    ],
+)
+def test_corrupt_compressed_images_are_refused(bgr, mangle, cause):
+    jpeg = cv2.imencode(".jpg", bgr)[1].tobytes()
+    with pytest.raises(MalformedImage) as error:
+        camera_frame(_compressed(mangle(jpeg), "jpeg"))
+    assert error.value.cause == cause

@@ -1,0 +1,131 @@
+"""Bag replay into a real node: a rosbag2 bag of synthetic aerial frames (with one malformed
+message in the middle) is played by `replay` in one process into the saliency node in another,
+and the node's outputs are recorded into a new bag and checked."""
+
+import dataclasses
+
+import pytest
+from ros_support import RosProcess, model_for_tests, new_domain, node_args, on_target
+
+from skd_ros.data.bags import image_message, write_image_bag
+from skd_ros.data.synthetic import ClipSpec, generate_clip
+
+pytest.importorskip("rclpy")
+messages = pytest.importorskip("skd_ros.ros.messages")
+
+FRAMES = 12
+BAD_INDEX = 6  # the malformed message is the 7th of 13
+BAG_TOPIC = "/camera/image_raw"
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return list(generate_clip(ClipSpec(11, "Vehicle", FRAMES, 640, 360)))
+
+
+def _stamps():
+    return [1_000_000_000 + i * 33_333_333 for i in range(FRAMES + 1)]
+
+
+def write_bag(path, clip, storage):
+    """13 messages: the clip's frames, with a 'step too small' message at BAD_INDEX."""
+    stamps = _stamps()
+    bad = dataclasses.replace(image_message(clip[0].image, stamps[BAD_INDEX]), step=100)
+    items = [f.image for f in clip[:BAD_INDEX]] + [bad] + [f.image for f in clip[BAD_INDEX:]]
+    return write_image_bag(path, items, topic=BAG_TOPIC, storage=storage, stamps=stamps)
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return new_domain()
+
+
+@pytest.fixture(scope="module")
+def node(tmp_path_factory, domain):
+    model = model_for_tests(tmp_path_factory.mktemp("model"))
+    log = tmp_path_factory.mktemp("node") / "node.log"
+    process = RosProcess("skd_ros.ros.node", node_args(model), domain, log)
+    try:
+        assert process.wait_for_output("active:", 30.0), process.output()
+        yield process
+    finally:
+        process.stop()
+
+
+def run_replay(args, domain, log, timeout_s=90.0):
+    process = RosProcess("skd_ros.ros.replay", args, domain, log)
+    try:
+        code = process.wait(timeout_s)
+    finally:
+        process.stop()
+    return code, process.output()
+
+
+def read_outputs(bag):
+    from rosbags.highlevel import AnyReader
+    from rosbags.typesys import Stores, get_typestore
+
+    outputs: dict[str, list] = {}
+    with AnyReader([bag], default_typestore=get_typestore(Stores.LATEST)) as reader:
+        for connection, _, raw in reader.messages():
+            message = reader.deserialize(raw, connection.msgtype)
+            outputs.setdefault(connection.topic, []).append(message)
+    return outputs
+
+
+def stamp(msg):
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_every_frame_of_a_bag_gets_its_map_and_a_malformed_one_is_skipped(
+    node, domain, clip, tmp_path, storage
+):
+    bag = write_bag(tmp_path / "input", clip, storage)
+    out = tmp_path / "outputs"
+    args = [str(bag), "--publish-as", "/cam/image_raw", "--lockstep", "--lockstep-timeout", "0.5"]
+    args += ["--record", str(out), "--storage", storage, "--wait", "20"]
+    args += ["--record-topics", "saliency", "saliency/peaks", "/diagnostics"]
+    args += ["--ros-args", "-r", "__ns:=/cam"]
+    code, output = run_replay(args, domain, tmp_path / "replay.log")
+    assert code == 0, output
+    assert "frames sent: 13" in output
+    assert node.alive(), node.output()
+
+    recorded = read_outputs(out)
+    good = [s for i, s in enumerate(_stamps()) if i != BAD_INDEX]
+    maps = recorded["/cam/saliency"]
+    assert sorted(stamp(m) for m in maps) == good  # every good frame, once, same stamp
+    assert all(m.encoding == "mono8" and m.header.frame_id == "camera" for m in maps)
+    peaks = {stamp(m): messages.regions_from_cloud(m) for m in recorded["/cam/saliency/peaks"]}
+    assert sorted(peaks) == good
+    hits = sum(
+        len(peaks[s]) > 0 and on_target(peaks[s][0], frame.boxes)
+        for s, frame in zip(good, clip, strict=True)
+    )
+    assert hits >= 0.7 * FRAMES, f"top peak on a target in {hits}/{FRAMES} frames"
+
+    assert "step too small" in node.output()
+    statuses = [s for m in recorded["/diagnostics"] for s in m.status if "saliency" in s.name]
+    rejected = [
+        int(kv.value) for s in statuses for kv in s.values if kv.key == "rejected: step too small"
+    ]
+    assert rejected and max(rejected) >= 1
+
+
+def test_replay_at_the_recorded_rate_takes_the_recorded_time(node, domain, clip, tmp_path):
+    bag = write_bag(tmp_path / "input", clip, "sqlite3")
+    args = [str(bag), "--publish-as", "/cam/image_raw", "--rate", "1.0", "--linger", "0.2"]
+    args += ["--record", str(tmp_path / "out"), "--wait", "20", "--ros-args", "-r", "__ns:=/cam"]
+    code, output = run_replay(args, domain, tmp_path / "replay.log")
+    assert code == 0, output
+    seconds = float(output.split("frames sent: 13 in ")[1].split(" s")[0])
+    assert seconds >= 0.95 * FRAMES / 30  # 12 intervals of 1/30 s
+    assert len(read_outputs(tmp_path / "out").get("/cam/saliency", [])) >= 1
+
+
+def test_replay_names_the_topics_when_the_requested_one_is_missing(domain, clip, tmp_path):
+    bag = write_bag(tmp_path / "input", clip[:2], "mcap")
+    code, output = run_replay([str(bag), "--topic", "/nope", "--wait", "1"], domain, tmp_path / "l")
+    assert code == 1
+    assert "/nope" in output and BAG_TOPIC in output

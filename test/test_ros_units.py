@@ -1,0 +1,173 @@
+"""The node's small parts in one process: parameters and config file, messages, health."""
+
+import re
+import threading
+
+import numpy as np
+import pytest
+import yaml
+from ros_support import ROOT
+
+from skd_ros.inference.peaks import REGION_DTYPE, find_regions
+from skd_ros.ros import params
+from skd_ros.ros.latest import LatestSlot
+from skd_ros.ros.stats import NodeStats, Throttle
+
+messages = pytest.importorskip("skd_ros.ros.messages")
+diagnostics = pytest.importorskip("skd_ros.ros.diagnostics")
+Header = pytest.importorskip("std_msgs.msg").Header
+
+CONFIG = ROOT / "config" / "saliency.yaml"
+
+
+def _flatten(tree: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = value
+    return flat
+
+
+# ------------------------------------------------------------------ parameters
+
+
+def test_config_file_holds_every_parameter_with_its_default():
+    tree = yaml.safe_load(CONFIG.read_text())
+    values = _flatten(tree["/**"]["ros__parameters"])
+    assert set(values) == set(params.BY_NAME)
+    for name, value in values.items():
+        default = params.BY_NAME[name].default
+        assert value == default and type(value) is type(default), name
+
+
+def test_every_parameter_in_the_config_file_has_a_comment():
+    lines = CONFIG.read_text().splitlines()
+    for index, line in enumerate(lines):
+        match = re.match(r"\s+(\w+): \S", line)
+        if match and match.group(1) != "ros__parameters":
+            above = lines[index - 1].strip()
+            assert above.startswith("#"), f"no comment above {line.strip()!r}"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "reason"),
+    [
+        ("peaks.threshold", 1.5, "outside [0, 1]"),
+        ("peaks.threshold", "high", "must be a float"),
+        ("peaks.max_regions", 0, "outside [1, 100]"),
+        ("backend", "tensorflow", "not one of"),
+        ("output.encoding", "rgb8", "not one of"),
+        ("threads", 2.5, "must be a int"),
+        ("max_gap_s", -1.0, "outside"),
+    ],
+)
+def test_bad_values_are_refused_with_a_reason(name, value, reason):
+    assert reason in params.check(name, value)
+
+
+def test_good_values_and_foreign_parameters_pass():
+    assert params.check("peaks.threshold", 0.3) is None
+    assert params.check("peaks.threshold", 1) is None  # an int is a fine float value here
+    assert params.check("backend", "torch") is None
+    assert params.check("use_sim_time", True) is None
+    assert params.check("qos_overrides./image.subscription.depth", 5) is None
+
+
+def test_descriptors_carry_ranges_and_read_only():
+    threshold = params.descriptor(params.BY_NAME["peaks.threshold"])
+    assert threshold.floating_point_range[0].to_value == 1.0
+    assert params.descriptor(params.BY_NAME["threads"]).integer_range[0].from_value == 1
+    assert params.descriptor(params.BY_NAME["autostart"]).read_only
+    assert "one of" in params.descriptor(params.BY_NAME["backend"]).additional_constraints
+
+
+# ------------------------------------------------------------------ messages
+
+
+def test_saliency_image_mono8_and_32fc1_at_model_or_input_size():
+    saliency = np.linspace(0, 1, 64 * 64, dtype=np.float32).reshape(64, 64)
+    header = Header(frame_id="cam")
+    mono = messages.saliency_image(header, saliency)
+    assert (mono.width, mono.height, mono.step, mono.encoding) == (64, 64, 64, "mono8")
+    assert mono.header.frame_id == "cam"
+    assert bytes(mono.data)[0] == 0 and bytes(mono.data)[-1] == 255
+    wide = messages.saliency_image(header, saliency, "32FC1", (1280, 720))
+    assert (wide.width, wide.height, wide.step) == (1280, 720, 1280 * 4)
+    pixels = np.frombuffer(bytes(wide.data), np.float32).reshape(720, 1280)
+    assert pixels.min() >= 0.0 and pixels.max() <= 1.0
+
+
+def test_regions_travel_in_a_pointcloud2_and_come_back_unchanged():
+    saliency = np.zeros((64, 64), np.float32)
+    saliency[10:20, 30:40], saliency[40:50, 5:9] = 0.9, 0.6
+    regions = find_regions(saliency, (1280, 720))
+    cloud = messages.regions_cloud(Header(frame_id="cam"), regions)
+    assert (cloud.height, cloud.width, cloud.point_step) == (1, 2, 32)
+    assert [f.name for f in cloud.fields] == list(REGION_DTYPE.names)
+    np.testing.assert_array_equal(messages.regions_from_cloud(cloud), regions)
+    empty = messages.regions_cloud(Header(), np.zeros(0, REGION_DTYPE))
+    assert len(messages.regions_from_cloud(empty)) == 0
+    peak = messages.top_peak(Header(frame_id="cam"), regions)
+    assert peak.header.frame_id == "cam"
+    best = regions[0]
+    assert (peak.point.x, peak.point.y, peak.point.z) == pytest.approx(
+        (best["u"], best["v"], best["score"])
+    )
+    assert 30 * 20 <= peak.point.x <= 40 * 20 and peak.point.z == pytest.approx(0.9)
+
+
+def test_markers_clear_then_draw_each_box_on_the_picture_plane():
+    regions = np.zeros(2, REGION_DTYPE)
+    regions["x_max"], regions["y_max"], regions["score"] = 640, 360, (0.9, 0.5)
+    array = messages.region_markers(Header(frame_id="cam"), regions, (1280, 720), 2.0, 0.001)
+    kinds = [m.type for m in array.markers[1:]]
+    assert array.markers[0].action == array.markers[0].DELETEALL
+    assert kinds.count(array.markers[1].LINE_STRIP) == 2
+    corner = array.markers[1].points[0]
+    assert (corner.x, corner.y, corner.z) == pytest.approx((-0.64, -0.36, 2.0))
+
+
+# ------------------------------------------------------------------ health
+
+
+def test_stats_count_rates_latency_drops_rejections():
+    stats = NodeStats()
+    for index in range(11):
+        stats.frame_received(index * 100_000_000, replaced_older=index == 5)
+        stats.frame_published(index * 100_000_000, index * 100_000_000 + 3_000_000, 2_000_000)
+    stats.frame_rejected("step too small")
+    stats.chain_reset("stamp went backwards")
+    snapshot = stats.snapshot(now_ns=1_000_000_000)
+    assert snapshot.input_hz == pytest.approx(10.0)
+    assert snapshot.latency_ms["p50"] == pytest.approx(3.0)
+    assert snapshot.cpu_ms["p99"] == pytest.approx(2.0)
+    assert (snapshot.received, snapshot.published, snapshot.dropped) == (11, 11, 1)
+    assert snapshot.rejected == {"step too small": 1}
+    array = diagnostics.diagnostic_array(Header().stamp, "n: saliency", snapshot, None, "active")
+    status = array.status[0]
+    values = {kv.key: kv.value for kv in status.values}
+    assert status.level == status.WARN and "rejected" in status.message
+    assert values["rejected: step too small"] == "1"
+    assert values["frames dropped"] == "1"
+    calm = diagnostics.diagnostic_array(Header().stamp, "n", snapshot, snapshot, "active")
+    assert calm.status[0].level == calm.status[0].OK
+
+
+def test_throttle_passes_the_first_then_counts_the_suppressed():
+    throttle = Throttle(period_s=10.0)
+    assert throttle.should_log("a", now=0.0) == (True, 0)
+    assert throttle.should_log("a", now=1.0) == (False, 0)
+    assert throttle.should_log("b", now=1.0) == (True, 0)
+    assert throttle.should_log("a", now=11.0) == (True, 1)
+
+
+def test_latest_slot_keeps_only_the_newest_and_counts_replacements():
+    slot: LatestSlot[int] = LatestSlot()
+    assert slot.put(1) is False
+    assert slot.put(2) is True
+    assert slot.take(timeout=0.0) == 2
+    assert slot.take(timeout=0.01) is None
+    threading.Timer(0.05, slot.put, args=(3,)).start()
+    assert slot.take(timeout=2.0) == 3

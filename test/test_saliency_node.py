@@ -1,0 +1,330 @@
+"""The saliency node as a real process, driven by a real rclpy client in this process.
+
+One node process serves most tests of this module (in file order); start-up failures and
+the managed (autostart: false) start use processes of their own.
+"""
+
+import array
+import shutil
+import time
+
+import cv2
+import numpy as np
+import pytest
+from ros_support import (
+    RosProcess,
+    local_ros_environment,
+    model_for_tests,
+    new_domain,
+    node_args,
+    on_target,
+    wait_until,
+)
+
+from skd_ros.data.synthetic import ClipSpec, generate_clip
+
+rclpy = pytest.importorskip("rclpy")
+probe_module = pytest.importorskip("skd_ros.ros.probe")
+sensor_msgs = pytest.importorskip("sensor_msgs.msg")
+SaliencyProbe, bgr8_message, set_stamp = (
+    probe_module.SaliencyProbe,
+    probe_module.bgr8_message,
+    probe_module.set_stamp,
+)
+
+START_TIMEOUT_S = 30.0
+SECOND = 1_000_000_000
+
+
+@pytest.fixture(scope="module")
+def model_path(tmp_path_factory):
+    return model_for_tests(tmp_path_factory.mktemp("model"))
+
+
+@pytest.fixture(scope="module")
+def clip():
+    return list(generate_clip(ClipSpec(11, "Vehicle", 12, 640, 360)))
+
+
+@pytest.fixture(scope="module")
+def domain():
+    return new_domain()
+
+
+@pytest.fixture(scope="module")
+def node(model_path, domain, tmp_path_factory):
+    log = tmp_path_factory.mktemp("node") / "node.log"
+    extra = ["-p", "qos_hint_after_s:=1.0", "-p", "warn_throttle_s:=0.0"]
+    process = RosProcess("skd_ros.ros.node", node_args(model_path, *extra), domain, log)
+    try:
+        assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
+        yield process
+    finally:
+        process.stop()
+
+
+@pytest.fixture(scope="module")
+def probe(node, domain):
+    with local_ros_environment(domain), SaliencyProbe() as client:
+        assert client.wait_for_node(20.0), "the node never matched the test client"
+        yield client
+
+
+class Stamps:
+    """Fresh, increasing header stamps (ns), 1/30 s apart, for the shared node."""
+
+    def __init__(self) -> None:
+        self.next = 1_000 * SECOND
+
+    def __call__(self) -> int:
+        self.next += SECOND // 30
+        return self.next
+
+
+@pytest.fixture(scope="module")
+def stamps():
+    return Stamps()
+
+
+def raw_image(encoding, pixels, height, width, stamp, step=None):
+    packed = np.ascontiguousarray(pixels).view(np.uint8).reshape(pixels.shape[0], -1)
+    msg = sensor_msgs.Image(height=height, width=width, encoding=encoding)
+    msg.step = packed.shape[1] if step is None else step
+    set_stamp(msg, stamp)
+    msg.header.frame_id = "camera"
+    buffer = array.array("B")
+    buffer.frombytes(packed.tobytes())
+    msg.data = buffer
+    return msg
+
+
+def test_every_frame_gets_a_map_with_its_header_and_peaks_on_the_targets(probe, clip, stamps):
+    hits = 0
+    for frame in clip:
+        msg = bgr8_message(frame.image, stamps(), frame_id="drone_camera")
+        output = probe.send(msg)
+        assert output is not None, f"no map for frame {frame.index}"
+        saliency = output.saliency
+        assert saliency.header.stamp == msg.header.stamp
+        assert saliency.header.frame_id == "drone_camera"
+        assert (saliency.width, saliency.height, saliency.encoding) == (64, 64, "mono8")
+        assert len(output.regions) <= 10
+        assert np.all(np.diff(output.regions["score"]) <= 0)  # sorted, best first
+        if len(output.regions):
+            hits += on_target(output.regions[0], frame.boxes)
+            region = output.regions[0]
+            assert 0 <= region["x_min"] < region["x_max"] <= 640
+            assert 0 <= region["y_min"] < region["y_max"] <= 360
+    assert hits >= 0.7 * len(clip), f"top peak on a target in {hits}/{len(clip)} frames"
+    last = probe_module.stamp_ns(msg.header)
+    deadline = time.monotonic() + 5.0
+    while last not in probe.top_peaks and time.monotonic() < deadline:
+        time.sleep(0.01)
+    point, best = probe.top_peaks[last].point, output.regions[0]
+    assert (point.x, point.y, point.z) == pytest.approx((best["u"], best["v"], best["score"]))
+
+
+@pytest.mark.parametrize(
+    "encoding", ["rgb8", "bgra8", "mono8", "mono16", "yuv422", "bayer_rggb8", "nv12"]
+)
+def test_every_common_encoding_is_processed(probe, clip, stamps, encoding):
+    bgr = clip[0].image
+    grey = cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)
+    pixels = {
+        "rgb8": bgr[:, :, ::-1],
+        "bgra8": cv2.cvtColor(bgr, cv2.COLOR_BGR2BGRA),
+        "mono8": grey,
+        "mono16": grey.astype(np.uint16) * 257,
+        "yuv422": cv2.cvtColor(bgr, cv2.COLOR_BGR2YUV_UYVY),
+        "bayer_rggb8": grey,  # any single-channel mosaic will do here
+        "nv12": np.vstack([grey, grey[:180]]),
+    }[encoding]
+    output = probe.send(raw_image(encoding, pixels, 360, 640, stamps()))
+    assert output is not None, f"no map for a {encoding} frame"
+
+
+MALFORMED = {
+    "step too small": {"step": 100},
+    "data too short": {"height": 400},
+    "unknown encoding": {"encoding": "bgr9"},
+    "empty image": {"height": 0, "width": 0, "step": 0},
+}
+
+
+def test_malformed_messages_are_skipped_and_the_node_keeps_running(node, probe, clip, stamps):
+    for cause, change in MALFORMED.items():
+        msg = bgr8_message(clip[1].image, stamps())
+        for field, value in change.items():
+            setattr(msg, field, value)
+        assert probe.send(msg, timeout_s=0.5) is None, f"a map for a frame with {cause}"
+        assert node.wait_for_output(cause, 5.0), f"no warning naming {cause!r}"
+    assert probe.send(bgr8_message(clip[2].image, stamps())) is not None
+    assert node.alive()
+    values = probe.diagnostic_values(timeout_s=5.0)  # the next status, sent after all this
+    for cause in MALFORMED:
+        assert int(values.get(f"rejected: {cause}", 0)) >= 1, values
+
+
+def test_thresholds_and_outputs_change_at_run_time(probe, clip, stamps):
+    results = probe.set_parameters(
+        {"output.encoding": "32FC1", "output.resolution": "input", "peaks.max_regions": 1}
+    )
+    assert all(r.successful for r in results), [r.reason for r in results]
+    try:
+        output = probe.send(bgr8_message(clip[3].image, stamps()))
+        assert output is not None
+        saliency = output.saliency
+        assert (saliency.width, saliency.height, saliency.encoding) == (640, 360, "32FC1")
+        values = np.frombuffer(bytes(saliency.data), np.float32)
+        assert values.size == 640 * 360 and values.min() >= 0.0 and values.max() <= 1.0
+        assert len(output.regions) <= 1
+    finally:
+        probe.set_parameters(
+            {"output.encoding": "mono8", "output.resolution": "model", "peaks.max_regions": 10}
+        )
+
+
+@pytest.mark.parametrize(
+    ("values", "reason"),
+    [
+        ({"peaks.threshold": 1.5}, "peaks.threshold"),
+        ({"backend": "tensorflow"}, "not one of"),
+        ({"peaks.max_regions": 1000}, "max_regions"),
+        ({"autostart": False}, "read-only"),
+    ],
+)
+def test_bad_parameter_values_are_refused_with_a_reason(probe, values, reason):
+    (result,) = probe.set_parameters(values)
+    assert not result.successful
+    assert reason in result.reason
+
+
+def test_stamp_going_backwards_restarts_the_pair(node, probe, clip, stamps):
+    first = stamps()
+    assert probe.send(bgr8_message(clip[4].image, first)) is not None
+    assert probe.send(bgr8_message(clip[5].image, first - SECOND)) is not None
+    assert node.wait_for_output("frame pair restarted: stamp went backwards", 5.0)
+
+
+def test_diagnostics_report_rates_latency_and_counts(probe, clip, stamps):
+    for frame in clip[:4]:
+        assert probe.send(bgr8_message(frame.image, stamps())) is not None
+    values = probe.diagnostic_values(timeout_s=5.0, after=len(probe.diagnostics))
+    for key in (
+        "input rate (Hz)",
+        "output rate (Hz)",
+        "latency p50 (ms)",
+        "latency p99 (ms)",
+        "frames dropped",
+        "frames rejected",
+        "cpu per frame p50 (ms)",
+    ):
+        assert key in values, values
+    assert values["state"] == "active"
+    assert int(values["frames published"]) >= 4
+    assert float(values["latency p50 (ms)"]) > 0
+
+
+def test_deactivate_stops_processing_and_frees_the_cpu_then_activate_resumes(
+    node, probe, clip, stamps
+):
+    assert probe.change_state("deactivate")
+    assert probe.state() == "inactive"
+    assert probe.send(bgr8_message(clip[6].image, stamps()), timeout_s=1.0) is None
+    before = node.cpu_seconds()
+    time.sleep(1.5)
+    idle = node.cpu_seconds() - before
+    assert idle < 0.2, f"an inactive node used {idle:.2f} s of CPU in 1.5 s"
+    assert probe.change_state("activate")
+    assert probe.state() == "active"
+    assert probe.send(bgr8_message(clip[7].image, stamps())) is not None
+
+
+def test_compressed_input_after_reactivation_and_corrupt_jpeg_is_skipped(node, probe, clip, stamps):
+    (result,) = probe.set_parameters({"input_type": "compressed"})
+    assert result.successful
+    assert probe.change_state("deactivate") and probe.change_state("activate")
+    try:
+        assert wait_until(lambda: probe.compressed_publisher.get_subscription_count() > 0, 10.0), (
+            "the node did not subscribe to image/compressed"
+        )
+        time.sleep(0.2)
+        jpeg = cv2.imencode(".jpg", clip[8].image)[1].tobytes()
+        for data, expect_map in ((jpeg[: len(jpeg) // 2], False), (jpeg, True)):
+            msg = sensor_msgs.CompressedImage(format="jpeg")
+            set_stamp(msg, stamps())
+            buffer = array.array("B")
+            buffer.frombytes(data)
+            msg.data = buffer
+            output = probe.send(msg, timeout_s=5.0 if expect_map else 0.5)
+            assert (output is not None) == expect_map
+            if expect_map:
+                assert (output.saliency.width, output.saliency.height) == (64, 64)
+        assert node.wait_for_output("corrupt compressed data", 5.0)
+    finally:
+        probe.set_parameters({"input_type": "raw"})
+        assert probe.change_state("deactivate") and probe.change_state("activate")
+
+
+def test_silence_with_a_publisher_gives_a_qos_and_transport_hint(node, probe):
+    # the probe's image publisher exists; the node has qos_hint_after_s = 1.0
+    assert node.wait_for_output("although it has 1 publisher(s)", 6.0), node.output()
+    assert "FASTDDS_DEFAULT_PROFILES_FILE" in node.output()
+    assert "QoS is compatible" in node.output()
+
+
+def test_node_exits_cleanly_on_sigint(node, probe):
+    assert node.alive()
+    assert node.stop() == 0, node.output()
+
+
+# ------------------------------------------------------------------ processes of their own
+
+
+def test_missing_model_stops_start_up_naming_the_file(tmp_path, domain):
+    missing = tmp_path / "nowhere" / "model.json"
+    process = RosProcess("skd_ros.ros.node", node_args(missing), domain, tmp_path / "log")
+    try:
+        code = process.wait(START_TIMEOUT_S)
+    finally:
+        process.stop()
+    output = process.output()
+    assert code == 1, output
+    assert str(missing) in output and "train" in output
+    assert "start-up stopped" in output
+
+
+def test_corrupt_model_file_stops_start_up_naming_the_file(tmp_path, domain, model_path):
+    for suffix in (".json", ".onnx", ".safetensors"):
+        shutil.copy(model_path.with_suffix(suffix), tmp_path)
+    onnx = tmp_path / model_path.with_suffix(".onnx").name
+    onnx.write_bytes(onnx.read_bytes()[:-10])
+    json_path = tmp_path / model_path.name
+    process = RosProcess("skd_ros.ros.node", node_args(json_path), domain, tmp_path / "log")
+    try:
+        code = process.wait(START_TIMEOUT_S)
+    finally:
+        process.stop()
+    assert code == 1 and str(onnx) in process.output() and "sha256" in process.output()
+
+
+def test_managed_start_and_qos_override_with_an_incompatible_camera(tmp_path, model_path):
+    domain = new_domain()
+    args = node_args(
+        model_path,
+        "-p",
+        "autostart:=false",
+        "-p",
+        "qos_overrides./cam/image_raw.subscription.reliability:=reliable",
+    )
+    process = RosProcess("skd_ros.ros.node", args, domain, tmp_path / "log")
+    try:
+        with local_ros_environment(domain), SaliencyProbe() as client:
+            assert wait_until(lambda: client._get_state.service_is_ready(), 20.0)
+            assert client.state() == "unconfigured"
+            assert client.change_state("configure") and client.state() == "inactive"
+            assert client.change_state("activate") and client.state() == "active"
+            # our camera publishes best effort, the node now requires reliable
+            assert process.wait_for_output("incompatible", 10.0), process.output()
+    finally:
+        process.stop()
