@@ -66,7 +66,9 @@ LAUNCHER = textwrap.dedent(
         )
         for name in ("front", "down")
     ]
-    service = LaunchService()
+    # noninteractive: SIGINT reaches only this process (not a terminal's process group), so
+    # launch must forward it to the nodes; otherwise they outlive the test.
+    service = LaunchService(noninteractive=True)
     service.include_launch_description(LaunchDescription(cameras))
     sys.exit(service.run())
     """
@@ -96,4 +98,6 @@ def test_two_cameras_launch_with_their_own_namespaces(installed, tmp_path, monke
                 assert probe.wait_for_node(30.0), process.output()
                 assert probe.send(bgr8_message(frame, 1_000_000_000)) is not None
     finally:
-        process.stop()
+        code = process.stop()
+    output = process.output()
+    assert code == 0 and output.count("process has finished cleanly") == 2, output
