@@ -39,7 +39,7 @@ def _copy_model(model_path, directory):
 
 def test_default_model_is_the_packaged_one_when_model_is_empty():
     description = read_description("")
-    assert description.path.name == "sst_demo.json"
+    assert description.path.name == "sst_demo_int8.json"
     assert description.input_names == ("previous", "current")
     assert description.resolution == 64
 

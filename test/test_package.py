@@ -37,7 +37,7 @@ def test_colcon_installs_launch_config_and_models_to_share(colcon_install):
     assert (share / "ament_index" / "resource_index" / "packages" / "skd_ros").is_file()
     package = share / "skd_ros"
     expected = ["package.xml", "launch/saliency.launch.py", "config/saliency.yaml"]
-    expected += ["config/fastdds_shm.xml", "models/sst_demo.json", "models/sst_demo.onnx"]
+    expected += ["config/fastdds_shm.xml", "models/sst_demo.json", "models/sst_demo_int8.onnx"]
     assert [name for name in expected if not (package / name).is_file()] == []
 
 

@@ -1,5 +1,6 @@
 """`train` end to end through its real command line: both stages, bags, resume, torchrun."""
 
+import json
 import os
 import signal
 import subprocess
@@ -17,7 +18,7 @@ from skd_ros.export import export_sst
 from skd_ros.models import ModelConfig, Sst
 
 TRAIN = Path(sys.executable).with_name("train")
-SUBCOMMANDS = ("run", "evaluate", "export", "report", "synthetic")
+SUBCOMMANDS = ("run", "evaluate", "export", "quantize", "report", "synthetic")
 
 
 def tiny(tmp: Path, output: str, *extra: str) -> list[str]:
@@ -51,8 +52,6 @@ def train(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedPr
 
 
 def nss_of(metrics_json: Path) -> float:
-    import json
-
     return json.loads(metrics_json.read_text())["all"]["NSS"]
 
 
@@ -85,6 +84,17 @@ def test_both_stages_on_synthetic_data_beat_an_untrained_sst(synthetic_run, work
     train("evaluate", "--model", str(paths.metadata), *tiny(workdir, "run"), cwd=workdir)
     untrained = nss_of(untrained_dir / "metrics.json")
     assert trained > untrained + 0.5, (trained, untrained)
+
+
+def test_quantize_writes_an_int8_model_scored_beside_the_fp32_one(synthetic_run, workdir):
+    model = synthetic_run / "model" / "sst.json"
+    result = train("quantize", "--model", str(model), *tiny(workdir, "run"), cwd=workdir)
+    int8 = json.loads((model.parent / "sst_int8.json").read_text())
+    record = int8["quantization"]
+    assert int8["precision"] == "int8" and int8["files"]["onnx"] == "sst_int8.onnx"
+    assert record["nss_fp32"] == pytest.approx(nss_of(model.parent / "metrics.json"), abs=1e-3)
+    assert abs(record["nss_drop"]) < 0.05, record  # the 1 % bar is checked on the demo weights
+    assert f"NSS fp32 {record['nss_fp32']:.3f}, int8 {record['nss_int8']:.3f}" in result.stdout
 
 
 def test_training_from_a_recorded_bag(workdir, tmp_path):

@@ -60,6 +60,15 @@ class SaliencyEngine:
         """Saliency map (side, side) float32 of `current`, given the frame before it."""
         return self._runner(self._batch(previous), self._batch(current))[0, 0]
 
+    def predict_batch(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        """Maps (N, side, side) for N pairs (N, 3, side, side): evaluation and benchmarks."""
+        side = self.resolution
+        for frames in (previous, current):
+            if frames.ndim != 4 or frames.shape[1:] != (3, side, side):
+                raise ValueError(f"expected (N, 3, {side}, {side}) inputs, got {frames.shape}")
+        pair = (np.ascontiguousarray(x, dtype=np.float32) for x in (previous, current))
+        return self._runner(*pair)[:, 0]
+
     def _batch(self, frame: np.ndarray) -> np.ndarray:
         side = self.resolution
         if frame.shape != (3, side, side) or frame.dtype != np.float32:

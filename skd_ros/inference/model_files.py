@@ -17,7 +17,7 @@ from skd_ros.package_files import find_package_file, package_file_candidates, sh
 
 FORMAT = "skd_ros.sst"
 FORMAT_VERSION = 1
-DEFAULT_MODEL = "sst_demo.json"
+DEFAULT_MODEL = "sst_demo_int8.json"  # INT8: 1.8x faster, NSS within 1 % (README)
 FIX_HINT = (
     "use the packaged default (leave `model` empty), re-export it with "
     "`train export`, or train one with `train run --config config/demo_weights.yaml`"

@@ -45,7 +45,7 @@ SPECS: tuple[Spec, ...] = (
         "model",
         "",
         "exported model description (.json next to its .onnx and .safetensors); empty: "
-        "the packaged default share/skd_ros/models/sst_demo.json",
+        "the packaged default share/skd_ros/models/sst_demo_int8.json",
         applies="configure",
     ),
     Spec(

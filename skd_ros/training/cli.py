@@ -5,6 +5,8 @@ Commands:
              evaluate, all into one run folder; --resume continues an interrupted run
   evaluate   AUC, sAUC, NSS, SIM, CC of an exported model on a split, overall and per category
   export     write a run's trained Sst as ONNX + safetensors + JSON (run does this itself)
+  quantize   INT8 copy of an exported model (ONNX Runtime static quantization, calibrated on
+             synthetic aerial frames), scored beside the fp32 model on the evaluation split
   report     the paper's experiments on your data: baselines, resolutions, ablations, mu-sweep
   synthetic  generate a synthetic aerial dataset in the AVS1K layout
 
@@ -45,6 +47,10 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--run", required=True, type=Path, help="run folder of `train run`")
     export.add_argument("--out", type=Path, help="output folder (default: <run>/model)")
     export.add_argument("--name", default="sst", help="file name stem (default: sst)")
+
+    quantize = commands.add_parser("quantize", help="INT8 copy of an exported model, scored")
+    _config_args(quantize)
+    quantize.add_argument("--model", required=True, type=Path, help="exported model .json")
 
     report = commands.add_parser("report", help="reproduce one of the paper's experiments")
     report.add_argument(
@@ -98,10 +104,12 @@ def load(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `train` console script."""
+    from skd_ros.inference.model_files import ModelFileError
+
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (ValueError, FileNotFoundError, FileExistsError) as exc:
+    except (ValueError, FileNotFoundError, FileExistsError, ModelFileError) as exc:
         print(f"train {args.command}: error: {exc}", file=sys.stderr)
         return 2
 
@@ -121,6 +129,8 @@ def _dispatch(args: argparse.Namespace) -> int:
         pipeline.run(config, resume=args.resume, stop_after=args.stop_after, progress=progress)
     elif args.command == "evaluate":
         pipeline.evaluate_model(config, args.model, args.split, progress=progress)
+    elif args.command == "quantize":
+        pipeline.quantize(config, args.model, progress=progress)
     elif args.command == "report":
         reports.run_report(args.experiment, config, args.values, progress=progress)
     return 0

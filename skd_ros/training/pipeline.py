@@ -1,4 +1,4 @@
-"""`train run` and `train evaluate`: data -> teachers -> cache -> stage 1 -> stage 2 -> export.
+"""`train run`, `evaluate`, `quantize`: data -> teachers -> cache -> stage 1 -> stage 2 -> export.
 
 A run folder holds everything a run made: `teachers/` (stage-0 weights), `stage1-spatial/`,
 `stage1-temporal/`, `stage2-sst/` (checkpoint.pt and log.jsonl each), `model/` (the
@@ -16,7 +16,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from skd_ros.export import export_sst, load_sst
+from skd_ros.export import export_sst
+from skd_ros.inference.engine import SaliencyEngine
 from skd_ros.models import ModelConfig, SpatialStudent, Sst, TemporalStudent
 from skd_ros.training import distributed, evaluate, sources
 from skd_ros.training.batches import PairBatches
@@ -27,6 +28,7 @@ from skd_ros.training.loop import CHECKPOINT, LoopSettings
 from skd_ros.training.predict import predict
 from skd_ros.training.stages import fused_target, train_sst, train_student
 
+INT8_MAX_NSS_DROP = 0.01  # an INT8 model may lose at most 1 % of the fp32 NSS
 STAGE_DIRS = {"spatial": "stage1-spatial", "temporal": "stage1-temporal", "sst": "stage2-sst"}
 
 
@@ -174,21 +176,63 @@ def export_run(run_dir: Path, out: Path | None = None, name: str = "sst") -> Pat
 
 
 def evaluate_model(
-    config: TrainConfig, model_json: Path, split: str | None = None, progress: bool = True
+    config: TrainConfig,
+    model_json: Path,
+    split: str | None = None,
+    progress: bool = True,
+    write: bool = True,
 ) -> dict:
-    """Score an exported Sst on the evaluation split; writes metrics.json and metrics.md."""
-    sst = load_sst(model_json)
+    """Score an exported Sst, as the node runs it (ONNX Runtime), on the evaluation split.
+
+    Prints the table and (`write`) saves it as metrics.json and metrics.md next to the model.
+    """
+    engine = SaliencyEngine(model_json, threads=config.threads)
     videos = sources.evaluation_videos(config, split)
     truth = eval_set(videos, config, progress)
-    inputs = build_cache(videos, sst.config.resolution, [], Path(config.cache_dir), progress)
-    scores = evaluate.score_frames(predict(sst, inputs.frames, inputs.previous), truth)
+    inputs = build_cache(videos, engine.resolution, [], Path(config.cache_dir), progress)
+    scores = evaluate.score_frames(exported_predictions(engine, inputs), truth)
     summary = evaluate.summarise(scores, truth)
-    out = Path(model_json).parent
-    (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-    table = _category_tables({"Sst": summary})
-    (out / "metrics.md").write_text(table + "\n")
+    table = _category_tables({Path(model_json).stem: summary})
+    if write:
+        out = Path(model_json).parent
+        (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
+        (out / "metrics.md").write_text(table + "\n")
     print(table, flush=True)
     return summary
+
+
+def exported_predictions(engine: SaliencyEngine, cache, batch: int = 64) -> np.ndarray:
+    """Maps of an exported model for every cached frame (paired with its predecessor)."""
+    maps = []
+    for start in range(0, len(cache.frames), batch):
+        index = np.arange(start, min(start + batch, len(cache.frames)))
+        current = cache.frames[index].astype(np.float32) / 255.0
+        previous = cache.frames[cache.previous[index]].astype(np.float32) / 255.0
+        maps.append(engine.predict_batch(previous, current))
+    return np.concatenate(maps)
+
+
+def quantize(config: TrainConfig, model_json: Path, progress: bool = True) -> Path:
+    """`train quantize`: INT8 copy of an exported model, scored beside the fp32 one.
+
+    Both NSS values and the relative drop are recorded in the INT8 model's JSON.
+    """
+    from skd_ros.quantize import quantize_model
+
+    int8_json = quantize_model(model_json)
+    fp32 = evaluate_model(config, model_json, progress=progress, write=False)["all"]["NSS"]
+    int8 = evaluate_model(config, int8_json, progress=progress, write=False)["all"]["NSS"]
+    drop = (fp32 - int8) / abs(fp32) if fp32 else 0.0
+    metadata = json.loads(int8_json.read_text())
+    metadata["quantization"].update({"nss_fp32": fp32, "nss_int8": int8, "nss_drop": drop})
+    int8_json.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
+    verdict = "within" if drop <= INT8_MAX_NSS_DROP else "OUTSIDE"
+    print(
+        f"wrote {int8_json}: NSS fp32 {fp32:.3f}, int8 {int8:.3f} (drop {100 * drop:.2f} %, "
+        f"{verdict} the {100 * INT8_MAX_NSS_DROP:.0f} % bar)",
+        flush=True,
+    )
+    return int8_json
 
 
 def eval_set(videos, config: TrainConfig, progress: bool = True) -> evaluate.EvalSet:

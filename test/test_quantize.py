@@ -1,0 +1,57 @@
+"""INT8 Sst: the packaged INT8 model and `quantize_model` on the packaged fp32 one."""
+
+import json
+import shutil
+
+import numpy as np
+import pytest
+from ros_support import ROOT
+
+from skd_ros.inference.engine import SaliencyEngine
+from skd_ros.quantize import quantize_model, synthetic_calibration_pairs
+
+MODELS = ROOT / "resource" / "models"
+
+
+@pytest.fixture(scope="module")
+def pairs():
+    return synthetic_calibration_pairs(64, count=24, seed=77)
+
+
+def _maps(engine: SaliencyEngine, pairs) -> np.ndarray:
+    previous = np.stack([p for p, _ in pairs])
+    current = np.stack([c for _, c in pairs])
+    return engine.predict_batch(previous, current)
+
+
+def test_calibration_pairs_are_consecutive_model_inputs_of_every_category():
+    pairs = synthetic_calibration_pairs(32, count=12, seed=5)
+    assert len(pairs) == 12
+    assert all(p.shape == c.shape == (3, 32, 32) and p.dtype == np.float32 for p, c in pairs)
+    assert all(p.min() >= 0.0 and p.max() <= 1.0 for p, _ in pairs)
+    np.testing.assert_array_equal(pairs[0][1], pairs[1][0])  # frame i+1's previous is frame i
+
+
+def test_quantized_model_is_smaller_loads_and_agrees_with_fp32(tmp_path, pairs):
+    for path in MODELS.glob("sst_demo.*"):
+        shutil.copy(path, tmp_path)
+    int8_json = quantize_model(tmp_path / "sst_demo.json", pairs[:16], info={"note": "test"})
+    metadata = json.loads(int8_json.read_text())
+    assert metadata["precision"] == "int8" and metadata["quantization"]["note"] == "test"
+    onnx = tmp_path / metadata["files"]["onnx"]
+    assert onnx.stat().st_size < 0.5 * (tmp_path / "sst_demo.onnx").stat().st_size
+    fp32 = _maps(SaliencyEngine(tmp_path / "sst_demo.json"), pairs[16:])
+    int8 = _maps(SaliencyEngine(int8_json), pairs[16:])
+    assert np.abs(int8 - fp32).max() < 0.2
+    assert np.corrcoef(int8.ravel(), fp32.ravel())[0, 1] > 0.98
+    torch_int8 = SaliencyEngine(int8_json, backend="torch")  # weights entry stays fp32
+    np.testing.assert_allclose(_maps(torch_int8, pairs[16:]), fp32, atol=1e-4)
+
+
+def test_packaged_int8_model_is_the_default_and_recorded_its_accuracy(pairs):
+    engine = SaliencyEngine()
+    assert engine.description.path.name == "sst_demo_int8.json"
+    record = engine.description.metadata["quantization"]
+    assert record["nss_drop"] <= 0.01 and record["nss_int8"] > 3.0
+    fp32 = _maps(SaliencyEngine(MODELS / "sst_demo.json"), pairs)
+    assert np.corrcoef(_maps(engine, pairs).ravel(), fp32.ravel())[0, 1] > 0.98
