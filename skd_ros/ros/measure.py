@@ -59,15 +59,26 @@ def _frame(width: int, height: int) -> np.ndarray:
     return next(iter(generate_clip(ClipSpec(11, "Vehicle", 1, width, height)))).image
 
 
-def _start_node(args: argparse.Namespace, env: dict[str, str], log) -> subprocess.Popen:
+def start_node(
+    env: dict[str, str],
+    log,
+    namespace: str = "/bench",
+    threads: int = 1,
+    model: str | None = None,
+) -> subprocess.Popen:
+    """The saliency node in its own process, in `namespace`, reading `<namespace>/image_raw`."""
     command = [sys.executable, "-m", "skd_ros.ros.node", "--ros-args"]
-    command += ["-r", "__ns:=/bench", "-r", "image:=/bench/image_raw"]
-    command += ["-p", f"threads:={args.threads}", "-p", "qos_hint_after_s:=600.0"]
-    if args.model:
-        command += ["-p", f"model:={args.model}"]
+    command += ["-r", f"__ns:={namespace}", "-r", f"image:={namespace}/image_raw"]
+    command += ["-p", f"threads:={threads}", "-p", "qos_hint_after_s:=600.0"]
+    if model:
+        command += ["-p", f"model:={model}"]
     return subprocess.Popen(
         command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
     )
+
+
+def _start_node(args: argparse.Namespace, env: dict[str, str], log) -> subprocess.Popen:
+    return start_node(env, log, threads=args.threads, model=args.model)
 
 
 def _send(probe, message, rate_hz: float, seconds: float) -> tuple[list[int], float]:

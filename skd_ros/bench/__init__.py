@@ -1,0 +1,1 @@
+"""Benchmarks of skd_ros: `python -m skd_ros.bench`."""

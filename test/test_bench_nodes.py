@@ -1,0 +1,31 @@
+"""`skd_ros.bench.nodes`: several saliency node processes, one per camera, measured together.
+
+Structure and delivery only; no timing thresholds (the machine is shared and noisy).
+"""
+
+import math
+
+import pytest
+from ros_support import model_for_tests
+
+pytest.importorskip("rclpy")
+pytest.importorskip("sensor_msgs.msg")
+
+from skd_ros.bench.nodes import COLUMNS, format_table, several_nodes  # noqa: E402
+
+
+def test_several_nodes_rows(tmp_path):
+    model = model_for_tests(tmp_path)
+    rows = several_nodes(counts=(1, 2), size=(320, 240), rate_hz=10, seconds=1.5, model=model)
+    assert [row["nodes"] for row in rows] == [1, 2]
+    for row in rows:
+        assert set(row) == set(COLUMNS)
+        assert row["rate_hz"] == 10
+        assert row["sent"] == 15 * row["nodes"]  # every camera gets every frame
+        assert 0 <= row["received"] <= row["sent"]
+        assert row["delivered_pct"] > 80, row
+        assert 0 < row["latency_p50_ms"] <= row["latency_p99_ms"]
+        assert row["node_cpu_ms_per_frame"] > 0 and math.isfinite(row["node_cpu_ms_per_frame"])
+        assert 0 < row["node_rss_mb"] <= row["node_peak_rss_mb"]
+    table = format_table(rows).splitlines()
+    assert len(table) == 2 + len(rows) and table[2].startswith("| 1 |")
