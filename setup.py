@@ -50,6 +50,7 @@ setup(
             "saliency_node = skd_ros.ros.node:main",
             "replay = skd_ros.ros.replay:main",
             "measure_node = skd_ros.ros.measure:main",
+            "bench = skd_ros.bench.cli:main",
             "train = skd_ros.training.cli:main",
         ],
     },

@@ -15,9 +15,7 @@ import cv2
 import torch
 
 from skd_ros.data.synthetic import ClipSpec, generate_clip
-from skd_ros.teachers import build_teacher
-from skd_ros.teachers.deep import save_deep_teacher
-from skd_ros.teachers.deep_nets import DeepNetConfig, DeepSaliencyNet
+from skd_ros.teachers.timing import builtin_teachers_for_timing
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,11 +29,7 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     frames = [f.image for f in generate_clip(ClipSpec(7, "Vehicle", 3, args.width, args.height))]
     with tempfile.TemporaryDirectory() as folder:
-        teachers = [build_teacher(n) for n in ("spectral-residual", "fine-grained", "flow")]
-        for kind, channels in (("spatial", 3), ("temporal", 6)):
-            torch.manual_seed(0)
-            net = DeepSaliencyNet(DeepNetConfig(channels)).eval()
-            teachers.append(build_teacher(save_deep_teacher(net, Path(folder) / kind, kind)))
+        teachers = builtin_teachers_for_timing(Path(folder))
         size = f"{args.width}x{args.height}"
         print(f"| teacher | kind | ms / frame at {size}, {args.threads} thread(s) |")
         print("|---|---|---:|")
