@@ -9,7 +9,7 @@ import pytest
 
 from skd_ros.data.bags import image_message
 from skd_ros.preprocess import prepare_frame
-from skd_ros.ros.image_codec import MalformedImage, camera_frame
+from skd_ros.ros.image_codec import MalformedImage, camera_frame, declared_size
 
 Image = pytest.importorskip("sensor_msgs.msg").Image
 CompressedImage = pytest.importorskip("sensor_msgs.msg").CompressedImage
@@ -176,3 +176,19 @@ def test_corrupt_compressed_images_are_refused(bgr, mangle, cause):
     with pytest.raises(MalformedImage) as error:
         camera_frame(_compressed(mangle(jpeg), "jpeg"))
     assert error.value.cause == cause
+
+
+@pytest.mark.parametrize("extension", [".png", ".jpg"])
+def test_declared_size_is_read_from_the_header(bgr, extension):
+    data = cv2.imencode(extension, bgr)[1].tobytes()
+    assert declared_size(data) == (bgr.shape[1], bgr.shape[0])
+
+
+def test_a_decompression_bomb_is_refused_before_decoding():
+    # a real 20000x20000 PNG: a few hundred kB that would decode to 1.2 GB
+    bomb = cv2.imencode(".png", np.zeros((20000, 20000), np.uint8))[1].tobytes()
+    assert len(bomb) < 2_000_000
+    with pytest.raises(MalformedImage) as error:
+        camera_frame(_compressed(bomb, "png"))
+    assert error.value.cause == "compressed image too large"
+    assert "20000x20000" in str(error.value)

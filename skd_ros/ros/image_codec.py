@@ -47,6 +47,10 @@ PLAIN = {
 }
 NV_CODES = {"nv12": cv2.COLOR_YUV2BGR_NV12, "nv21": cv2.COLOR_YUV2BGR_NV21}
 JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"
+# A compressed frame may declare at most this many pixels (8K UHD is 33 MP): a small PNG or
+# JPEG can claim gigapixels and exhaust memory when decoded (a "decompression bomb").
+MAX_COMPRESSED_PIXELS = 64_000_000
+JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
@@ -231,6 +235,7 @@ def decode_compressed(msg) -> np.ndarray:
         raise MalformedImage(
             "unsupported compressed format", f"format {msg.format!r} is neither JPEG nor PNG"
         )
+    _check_declared_size(data)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
     if image is None or image.size == 0:
         raise MalformedImage("corrupt compressed data", f"format {msg.format!r} does not decode")
@@ -241,3 +246,29 @@ def decode_compressed(msg) -> np.ndarray:
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     return image
+
+
+def declared_size(data: bytes) -> tuple[int, int] | None:
+    """(width, height) a PNG or JPEG header declares, read without decoding; None if absent."""
+    if data.startswith(PNG_SIGNATURE) and len(data) >= 24 and data[12:16] == b"IHDR":
+        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
+    position = 2
+    while data.startswith(JPEG_SOI) and position + 9 <= len(data):
+        if data[position] != 0xFF:
+            return None
+        marker = data[position + 1]
+        if marker in JPEG_SOF:
+            height = int.from_bytes(data[position + 5 : position + 7], "big")
+            return int.from_bytes(data[position + 7 : position + 9], "big"), height
+        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
+    return None
+
+
+def _check_declared_size(data: bytes) -> None:
+    size = declared_size(data)
+    if size is not None and size[0] * size[1] > MAX_COMPRESSED_PIXELS:
+        raise MalformedImage(
+            "compressed image too large",
+            f"it declares {size[0]}x{size[1]} pixels, over the {MAX_COMPRESSED_PIXELS:,} "
+            "this node decodes (a corrupt header or a decompression bomb)",
+        )
