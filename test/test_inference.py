@@ -7,7 +7,7 @@ import sys
 
 import numpy as np
 import pytest
-from ros_support import ROOT, model_for_tests, on_target
+from ros_support import ROOT, TARGET_CLIP, model_for_tests, on_target
 
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.inference import pairing
@@ -281,7 +281,7 @@ def test_bad_peak_options_are_refused(kwargs):
 
 
 def test_peaks_of_the_real_model_fall_on_the_synthetic_targets(engine):
-    spec = ClipSpec(11, "Vehicle", 12, 640, 360)
+    spec = ClipSpec(*TARGET_CLIP, 12, 640, 360)
     stream = SaliencyStream(engine)
     hits = 0
     for frame in generate_clip(spec):
@@ -289,5 +289,5 @@ def test_peaks_of_the_real_model_fall_on_the_synthetic_targets(engine):
         result = stream.step(model_input, frame.index * 33_333_333, (640, 360, "bgr8"))
         regions = find_regions(result.saliency, (640, 360))
         if len(regions):
-            hits += on_target(regions[0], frame.boxes)
+            hits += on_target(regions[0], frame.saliency)
     assert hits >= 0.7 * spec.n_frames, f"top peak on a target in {hits}/{spec.n_frames} frames"

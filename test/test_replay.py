@@ -5,7 +5,7 @@ and the node's outputs are recorded into a new bag and checked."""
 import dataclasses
 
 import pytest
-from ros_support import RosProcess, model_for_tests, new_domain, node_args, on_target
+from ros_support import TARGET_CLIP, RosProcess, model_for_tests, new_domain, node_args, on_target
 
 from skd_ros.data.bags import image_message, write_image_bag
 from skd_ros.data.synthetic import ClipSpec, generate_clip
@@ -20,7 +20,7 @@ BAG_TOPIC = "/camera/image_raw"
 
 @pytest.fixture(scope="module")
 def clip():
-    return list(generate_clip(ClipSpec(11, "Vehicle", FRAMES, 640, 360)))
+    return list(generate_clip(ClipSpec(*TARGET_CLIP, FRAMES, 640, 360)))
 
 
 def _stamps():
@@ -100,7 +100,7 @@ def test_every_frame_of_a_bag_gets_its_map_and_a_malformed_one_is_skipped(
     peaks = {stamp(m): messages.regions_from_cloud(m) for m in recorded["/cam/saliency/peaks"]}
     assert sorted(peaks) == good
     hits = sum(
-        len(peaks[s]) > 0 and on_target(peaks[s][0], frame.boxes)
+        len(peaks[s]) > 0 and on_target(peaks[s][0], frame.saliency)
         for s, frame in zip(good, clip, strict=True)
     )
     assert hits >= 0.7 * FRAMES, f"top peak on a target in {hits}/{FRAMES} frames"

@@ -12,6 +12,7 @@ import cv2
 import numpy as np
 import pytest
 from ros_support import (
+    TARGET_CLIP,
     RosProcess,
     local_ros_environment,
     model_for_tests,
@@ -43,7 +44,7 @@ def model_path(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def clip():
-    return list(generate_clip(ClipSpec(11, "Vehicle", 12, 640, 360)))
+    return list(generate_clip(ClipSpec(*TARGET_CLIP, 12, 640, 360)))
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +112,7 @@ def test_every_frame_gets_a_map_with_its_header_and_peaks_on_the_targets(probe, 
         assert len(output.regions) <= 10
         assert np.all(np.diff(output.regions["score"]) <= 0)  # sorted, best first
         if len(output.regions):
-            hits += on_target(output.regions[0], frame.boxes)
+            hits += on_target(output.regions[0], frame.saliency)
             region = output.regions[0]
             assert 0 <= region["x_min"] < region["x_max"] <= 640
             assert 0 <= region["y_min"] < region["y_max"] <= 360

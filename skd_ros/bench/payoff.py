@@ -47,7 +47,7 @@ def costs(models: dict[str, Path], repeats: int) -> dict[str, float]:
 
 
 def accuracy(models: dict[str, Path], config_path: str = DEMO_CONFIG) -> dict[str, dict]:
-    """NSS and CC on the held-out synthetic split: center bias, teachers, each Sst."""
+    """AUC, sAUC, NSS, SIM, CC on the held-out synthetic split: center bias, teachers, Sst."""
     from skd_ros.training import evaluate, pipeline, reports, sources
     from skd_ros.training.cache import build_cache
     from skd_ros.training.config import load_config
@@ -65,7 +65,7 @@ def accuracy(models: dict[str, Path], config_path: str = DEMO_CONFIG) -> dict[st
         engine = SaliencyEngine(model_json)
         inputs = build_cache(videos, engine.resolution, [], Path(config.cache_dir), False)
         maps[label] = pipeline.exported_predictions(engine, inputs)
-    return {label: _nss_cc(m, truth) for label, m in maps.items()}
+    return {label: _scores(m, truth) for label, m in maps.items()}
 
 
 def _trained_deep_teachers(config) -> list:
@@ -76,11 +76,10 @@ def _trained_deep_teachers(config) -> list:
     return sources.teachers_by_name(names, Path(config.output), config)
 
 
-def _nss_cc(maps, truth) -> dict:
+def _scores(maps, truth) -> dict:
     from skd_ros.training import evaluate
 
-    summary = evaluate.summarise(evaluate.score_frames(maps, truth), truth)["all"]
-    return {"NSS": summary["NSS"], "CC": summary["CC"]}
+    return evaluate.summarise(evaluate.score_frames(maps, truth), truth)["all"]
 
 
 def table_rows(cost: dict[str, float], scores: dict[str, dict], sst_label: str) -> list[dict]:
