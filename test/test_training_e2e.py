@@ -181,3 +181,16 @@ def test_reports_write_tables_and_the_mu_plot(synthetic_run, workdir):
     sweep = workdir / "reports" / "report-mu-sweep"
     assert (sweep / "mu_sweep.png").stat().st_size > 1000
     assert "| mu=0.00 |" in (sweep / "report.md").read_text()
+
+
+def test_baselines_and_resolutions_reports_list_every_model(synthetic_run, workdir):
+    short = tiny(workdir, "reports", "stage1.epochs=2", "stage2.epochs=2")
+    train("report", "baselines", "--no-progress", *short, cwd=workdir)
+    baselines = json.loads((workdir / "reports" / "report-baselines" / "report.json").read_text())
+    expected = ["center bias", "teacher: spectral-residual", "teacher: fine-grained"]
+    expected += ["teacher: flow", "Ss (student)", "St (student)", "Sst-32", "Sst-64"]
+    assert list(baselines) == expected
+    assert all(set(row["all"]) >= {"AUC", "sAUC", "NSS", "SIM", "CC"} for row in baselines.values())
+    train("report", "resolutions", "--values", "32,64", "--no-progress", *short, cwd=workdir)
+    text = (workdir / "reports" / "report-resolutions" / "report.md").read_text()
+    assert "spectral-residual / flow, 32x32" in text and "spectral-residual / flow, 64x64" in text
