@@ -3,7 +3,7 @@
     ros2 launch skd_ros saliency.launch.py camera_topic:=/camera/image_raw namespace:=front
 
 Arguments: camera_topic, namespace, params_file (default: share/skd_ros/config/saliency.yaml),
-model and backend (empty: as in params_file), device, node_name, use_sim_time. Several
+model, backend, device and input_type (empty: as in params_file), node_name, use_sim_time. Several
 cameras are several includes of this file with their own namespace and camera_topic (README,
 "Several cameras"). For large images between processes, export
 FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> for the camera and this
@@ -27,6 +27,7 @@ ARGUMENTS = {
     "model": ("", "exported model .json; empty: the params file's (default: packaged demo)"),
     "backend": ("", "onnxruntime or torch; empty: the params file's (default: onnxruntime)"),
     "device": ("", "cpu or cuda; empty: the params file's (default: cpu)"),
+    "input_type": ("", "raw or compressed (<camera_topic>/compressed); empty: the params file's"),
     "node_name": ("saliency", "node name"),
     "use_sim_time": ("false", "use /clock (true when replaying a bag with --clock)"),
 }
@@ -35,7 +36,7 @@ ARGUMENTS = {
 def _saliency_node(context):
     """The node, with only the overrides that were given (so the params file stays in charge)."""
     overrides = {}
-    for name in ("model", "backend", "device"):
+    for name in ("model", "backend", "device", "input_type"):
         value = LaunchConfiguration(name).perform(context)
         if value:
             overrides[name] = value

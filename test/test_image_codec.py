@@ -168,7 +168,7 @@ def test_compressed_jpeg_and_png_are_decoded(bgr, extension, fmt):
         (lambda jpeg: jpeg[: len(jpeg) // 2], "corrupt compressed data"),
         (lambda jpeg: jpeg[:2] + b"\x00" * 64 + jpeg[-2:], "corrupt compressed data"),
         (lambda jpeg: b"", "empty compressed data"),
-        (lambda jpeg: b"GIF89a" + jpeg, "unsupported compressed format"),
+        (lambda jpeg: b"hello", "corrupt compressed data"),  # says jpeg, is not
     ],
 )
 def test_corrupt_compressed_images_are_refused(bgr, mangle, cause):
@@ -176,6 +176,13 @@ def test_corrupt_compressed_images_are_refused(bgr, mangle, cause):
     with pytest.raises(MalformedImage) as error:
         camera_frame(_compressed(mangle(jpeg), "jpeg"))
     assert error.value.cause == cause
+
+
+def test_a_format_other_than_jpeg_or_png_is_named_as_unsupported(bgr):
+    gif = b"GIF89a" + cv2.imencode(".jpg", bgr)[1].tobytes()
+    with pytest.raises(MalformedImage) as error:
+        camera_frame(_compressed(gif, "gif"))
+    assert error.value.cause == "unsupported compressed format" and "'gif'" in str(error.value)
 
 
 @pytest.mark.parametrize("extension", [".png", ".jpg"])

@@ -18,7 +18,7 @@ from ros_support import ROOT, RosProcess, colcon_build, local_ros_environment, n
 
 LAUNCH_FILE = ROOT / "launch" / "saliency.launch.py"
 REQUIRED_ARGUMENTS = {"camera_topic", "namespace", "params_file", "model", "backend"}
-REQUIRED_ARGUMENTS |= {"use_sim_time"}
+REQUIRED_ARGUMENTS |= {"use_sim_time", "device", "input_type"}
 
 
 def _arguments_table() -> dict:

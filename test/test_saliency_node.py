@@ -329,3 +329,19 @@ def test_managed_start_and_qos_override_with_an_incompatible_camera(tmp_path, mo
             assert process.wait_for_output("incompatible", 10.0), process.output()
     finally:
         process.stop()
+
+
+def test_diagnostics_keep_coming_on_sim_time_without_a_clock(tmp_path, model_path):
+    """With use_sim_time and no /clock (a bag not started, or ended) the status still flows."""
+    domain = new_domain()
+    args = node_args(model_path, "-p", "use_sim_time:=true", "-p", "diagnostics.period_s:=0.5")
+    process = RosProcess("skd_ros.ros.node", args, domain, tmp_path / "log")
+    try:
+        assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
+        with local_ros_environment(domain), SaliencyProbe() as client:
+            first = client.diagnostic_values(timeout_s=10.0)
+            assert first.get("state") == "active", process.output()
+            seen = len(client.diagnostics)
+            assert client.diagnostic_values(timeout_s=5.0, after=seen), "status stopped"
+    finally:
+        process.stop()

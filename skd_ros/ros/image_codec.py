@@ -232,8 +232,15 @@ def decode_compressed(msg) -> np.ndarray:
     if data.startswith(JPEG_SOI) and JPEG_EOI not in data[-16:]:
         raise MalformedImage("corrupt compressed data", "JPEG without end marker (truncated)")
     if not (data.startswith(JPEG_SOI) or data.startswith(PNG_SIGNATURE)):
+        claimed = str(msg.format).lower()
+        if "jpeg" in claimed or "jpg" in claimed or "png" in claimed:
+            raise MalformedImage(
+                "corrupt compressed data",
+                f"format {msg.format!r}, but the data has neither a JPEG nor a PNG signature",
+            )
         raise MalformedImage(
-            "unsupported compressed format", f"format {msg.format!r} is neither JPEG nor PNG"
+            "unsupported compressed format",
+            f"format {msg.format!r}: this node decodes JPEG and PNG (image_transport 'compressed')",
         )
     _check_declared_size(data)
     image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)

@@ -29,6 +29,7 @@ import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
@@ -56,6 +57,7 @@ from skd_ros.ros.latest import LatestSlot
 from skd_ros.ros.stats import NodeStats, Snapshot, Throttle
 
 NODE_NAME = "saliency"
+STEADY_CLOCK = Clock(clock_type=ClockType.STEADY_TIME)
 # sensor-data QoS with depth 1: a late frame is replaced, never queued
 INPUT_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
@@ -65,8 +67,9 @@ INPUT_QOS = QoSProfile(
 )
 OUTPUT_QOS = qos_profile_system_default
 TRANSPORT_HINT = (
-    "so unless the camera is not publishing, its frames are being lost in transport (large "
-    "images over Fast DDS's default transports): start the camera and this node with "
+    "so either the camera has not sent a frame yet, or its frames are being lost in transport "
+    "(large images over Fast DDS's default transports); for the latter, start the camera and "
+    "this node with "
     "FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> (README, 'Transport')"
 )
 
@@ -161,7 +164,10 @@ class SaliencyNode(LifecycleNode):
         self.get_logger().info(f"loaded {engine} from {engine.description.path}")
         self._create_publishers()
         period = float(values["diagnostics.period_s"])
-        self._node_timers.append(self.create_timer(period, self._publish_diagnostics))
+        # wall-clock timers: with use_sim_time, /clock stops when a bag ends (or before it
+        # starts), and the node's status must not stop with it
+        timer = self.create_timer(period, self._publish_diagnostics, clock=STEADY_CLOCK)
+        self._node_timers.append(timer)
         self.state = "inactive"
         _settle_runtime()
         return super().on_configure(state)
@@ -194,7 +200,7 @@ class SaliencyNode(LifecycleNode):
         hint_after = float(self.get_parameter("qos_hint_after_s").value)
         self._hinted = False
         self._activated_ns = time.monotonic_ns()
-        self._hint_timer = self.create_timer(hint_after, self._check_silence)
+        self._hint_timer = self.create_timer(hint_after, self._check_silence, clock=STEADY_CLOCK)
         self.state = "active"
         output = self._outputs["saliency"].topic_name
         self.get_logger().info(f"active: {self._input_topic} -> {output}")

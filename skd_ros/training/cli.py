@@ -48,7 +48,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--out", type=Path, help="output folder (default: <run>/model)")
     export.add_argument("--name", default="sst", help="file name stem (default: sst)")
 
-    quantize = commands.add_parser("quantize", help="INT8 copy of an exported model, scored")
+    quantize = commands.add_parser(
+        "quantize",
+        help="INT8 copy of an exported model, scored",
+        description="Write <model>_int8.onnx and <model>_int8.json next to an exported model "
+        "(ONNX Runtime static quantization, calibrated on synthetic aerial frame pairs), then "
+        "score both models on the config's evaluation split and record their NSS in the INT8 "
+        "JSON. --config / --set choose the evaluation data; nothing is written to `output`.",
+    )
     _config_args(quantize)
     quantize.add_argument("--model", required=True, type=Path, help="exported model .json")
 
