@@ -4,6 +4,8 @@ Structure and delivery only; no timing thresholds (the machine is shared and noi
 """
 
 import math
+import subprocess
+import sys
 
 import pytest
 from ros_support import model_for_tests
@@ -29,3 +31,14 @@ def test_several_nodes_rows(tmp_path):
         assert 0 < row["node_rss_mb"] <= row["node_peak_rss_mb"]
     table = format_table(rows).splitlines()
     assert len(table) == 2 + len(rows) and table[2].startswith("| 1 |")
+
+
+def test_measure_node_prints_its_table_with_the_receive_only_baseline():
+    command = [sys.executable, "-m", "skd_ros.ros.measure", "--rates", "30"]
+    command += ["--seconds", "2", "--size", "1280", "720"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    row = next(line for line in result.stdout.splitlines() if line.startswith("| 30 ("))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert len(cells) == 9 and cells[1] == "60"
+    assert float(cells[7]) > 0  # the empty subscriber's CPU per frame was measured

@@ -10,6 +10,9 @@ rate it sends frames for a few seconds and reports:
 * node CPU per frame: the node process's user + system CPU time over the run (everything:
   middleware receive, deserialization, conversion, R, Sst, peaks, publishing) divided by the
   maps it published; the worker thread's own share is reported by the node's diagnostics;
+* receive-only CPU per frame: after the node is stopped, an empty rclpy subscriber on the same
+  topic (`skd_ros.ros.null_subscriber`) gets the same frames at the same rates; its CPU time
+  divided by the frames sent is what any Python node pays just to receive them;
 * the highest rate at which every frame got its map.
 
     python -m skd_ros.ros.measure [--rates 30 60 100 150 200] [--seconds 4] [--threads 1]
@@ -46,11 +49,24 @@ class RateResult:
     worker_cpu_p50_ms: float
     node_dropped: int
     achieved_hz: float
+    receive_only_cpu_ms_per_frame: float = float("nan")
 
 
 def _cpu_seconds(pid: int) -> float:
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """CPU time of every thread of `pid`, from the scheduler's nanosecond accounting.
+
+    /proc/<pid>/stat's utime/stime are sampled at the clock tick (10 ms) and miss short
+    bursts, such as a 0.5 ms frame callback; schedstat counts them exactly. Falls back to
+    the tick counts where schedstat is missing.
+    """
+    total = 0
+    try:
+        for task in Path(f"/proc/{pid}/task").iterdir():
+            total += int((task / "schedstat").read_text().split()[0])
+        return total / 1e9
+    except (OSError, ValueError, IndexError):
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def _frame(width: int, height: int) -> np.ndarray:
@@ -128,18 +144,27 @@ def measure_rate(probe, pid: int, message, rate_hz: float, seconds: float) -> Ra
     )
 
 
+def measure_receive_only(probe, pid: int, message, rate_hz: float, seconds: float) -> float:
+    """CPU ms per frame of the empty subscriber `pid` (run after the node, alone)."""
+    before = _cpu_seconds(pid)
+    stamps, _ = _send(probe, message, rate_hz, seconds)
+    time.sleep(0.5)
+    return (_cpu_seconds(pid) - before) * 1e3 / len(stamps)
+
+
 def format_table(results: list[RateResult]) -> str:
     rows = [
         "| input Hz (sent at) | frames sent | maps received | latency p50 ms | latency p99 ms "
-        "| node CPU ms/frame | worker CPU p50 ms | dropped by node |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| node CPU ms/frame | worker CPU p50 ms | receive-only CPU ms/frame | dropped by node |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         rows.append(
             f"| {r.rate_hz:g} ({r.achieved_hz:.1f}) | {r.sent} | {r.delivered} "
             f"({100 * r.delivered / r.sent:.1f} %) | {r.latency_p50_ms:.2f} | "
             f"{r.latency_p99_ms:.2f} | {r.node_cpu_ms_per_frame:.2f} | "
-            f"{r.worker_cpu_p50_ms:.2f} | {r.node_dropped} |"
+            f"{r.worker_cpu_p50_ms:.2f} | {r.receive_only_cpu_ms_per_frame:.2f} | "
+            f"{r.node_dropped} |"
         )
     sustained = [r.rate_hz for r in results if r.delivered == r.sent]
     best = f"{max(sustained):g} Hz" if sustained else "none of the tested rates"
@@ -187,16 +212,45 @@ def main(argv: list[str] | None = None) -> int:
                 for rate in args.rates:
                     results.append(measure_rate(probe, node.pid, message, rate, args.seconds))
                     print(f"  {rate:g} Hz: {results[-1].delivered}/{results[-1].sent} maps")
+                _stop(node)
+                _receive_only(probe, message, env, results, args.seconds)
                 print()
                 print(format_table(results))
         finally:
-            node.terminate()
-            try:
-                node.wait(10)
-            except subprocess.TimeoutExpired:
-                node.kill()
-                node.wait(5)
+            _stop(node)
     return 0
+
+
+def _receive_only(probe, message, env, results: list[RateResult], seconds: float) -> None:
+    """Fill in each result's receive-only CPU, from an empty subscriber alone on the topic."""
+    null = subprocess.Popen(
+        [sys.executable, "-m", "skd_ros.ros.null_subscriber", "/bench/image_raw"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 20.0
+        while probe.image_publisher.get_subscription_count() < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        _send(probe, message, 30.0, 1.0)  # warm-up
+        for result in results:
+            cpu = measure_receive_only(probe, null.pid, message, result.rate_hz, seconds)
+            result.receive_only_cpu_ms_per_frame = cpu
+    finally:
+        _stop(null)
+
+
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(5)
 
 
 if __name__ == "__main__":
