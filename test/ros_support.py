@@ -35,7 +35,8 @@ def colcon_build(workspace: Path) -> Path:
     if not colcon.exists():
         import pytest
 
-        pytest.skip(f"colcon is not installed next to {sys.executable}; run scripts/setup.sh")
+        hint = "run python3 -m skd_ros.bootstrap setup"
+        pytest.skip(f"colcon is not installed next to {sys.executable}; {hint}")
     listing = ["git", "ls-files", "-co", "--exclude-standard"]
     files = subprocess.run(listing, cwd=ROOT, check=True, capture_output=True, text=True)
     for name in files.stdout.split():

@@ -58,3 +58,30 @@ def test_installed_package_builds_the_three_networks(colcon_install):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(str(site))  # the colcon-installed copy, not the source tree
     assert "'Sst': 298089" in result.stdout
+
+
+def test_repository_root_holds_only_the_package_layout():
+    listing = subprocess.run(
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    top = {name.split("/")[0] for name in listing}
+    allowed = {"package.xml", "setup.py", "setup.cfg", "skd_ros", "launch", "config"}
+    allowed |= {"resource", "test", "README.md", ".ci", "docs", ".gitignore", ".ruff.toml"}
+    assert top <= allowed, sorted(top - allowed)
+
+
+def test_lock_lines_keep_ros_wheels_and_drop_their_bare_aliases():
+    from skd_ros.bootstrap import pinned_lines
+
+    frozen = "torch==2.13.0+cpu\nrclpy==9.1.2\nros-rclpy==9.1.2\nNumPy==2.3.0\nstd_msgs==5.5.1\n"
+    frozen += "ros-std-msgs==5.5.1\n"
+    assert pinned_lines(frozen) == [
+        "NumPy==2.3.0",
+        "ros-rclpy==9.1.2",
+        "ros-std-msgs==5.5.1",
+        "torch==2.13.0",
+    ]
