@@ -15,6 +15,7 @@ in the JSON (README, "Performance").
 
 from __future__ import annotations
 
+import copy
 import json
 import tempfile
 from collections.abc import Iterable, Iterator
@@ -88,7 +89,7 @@ def quantize_model(model_json: Path, pairs: list[Pair] | None = None, info: dict
     if pairs is None:
         pairs = synthetic_calibration_pairs(description.resolution)
     quantize_onnx(source, onnx_path, pairs, description.input_names)
-    metadata = json.loads(description.path.read_text())
+    metadata = copy.deepcopy(description.metadata)
     weights = metadata["files"]["weights"]
     metadata["files"] = {
         "onnx": onnx_path.name,

@@ -62,9 +62,7 @@ def accuracy(models: dict[str, Path], config_path: str = DEMO_CONFIG) -> dict[st
     cache = build_cache(videos, evaluate.EVAL_SIZE, teachers, Path(config.cache_dir), False)
     maps |= {f"teacher: {t.name}": cache.teachers[t.name] for t in teachers}
     for label, model_json in models.items():
-        engine = SaliencyEngine(model_json)
-        inputs = build_cache(videos, engine.resolution, [], Path(config.cache_dir), False)
-        maps[label] = pipeline.exported_predictions(engine, inputs)
+        maps[label] = pipeline.exported_maps(config, model_json, videos, progress=False)
     return {label: _scores(m, truth) for label, m in maps.items()}
 
 

@@ -17,6 +17,7 @@ import torch
 from skd_ros.bench.timing import Timing, time_call
 from skd_ros.export import load_sst
 from skd_ros.inference.engine import SaliencyEngine
+from skd_ros.inference.model_files import read_description
 
 PAPER_CPU_FPS = 1490.5
 FRAMEWORKS = ("pytorch eager", "onnxruntime fp32", "onnxruntime int8")
@@ -29,7 +30,7 @@ def all_threads() -> int:
 
 def runner(framework: str, model_json: Path, batch: int, threads: int) -> Callable[[], object]:
     """A no-argument call that runs Sst once on a batch of random frame pairs."""
-    side = int(SaliencyEngine(model_json).resolution)
+    side = read_description(model_json).resolution
     rng = np.random.default_rng(0)
     previous, current = (rng.random((batch, 3, side, side), np.float32) for _ in range(2))
     if framework == "pytorch eager":

@@ -186,12 +186,9 @@ def evaluate_model(
 
     Prints the table and (`write`) saves it as metrics.json and metrics.md next to the model.
     """
-    engine = SaliencyEngine(model_json, threads=config.threads)
     videos = sources.evaluation_videos(config, split)
     truth = eval_set(videos, config, progress)
-    inputs = build_cache(videos, engine.resolution, [], Path(config.cache_dir), progress)
-    scores = evaluate.score_frames(exported_predictions(engine, inputs), truth)
-    summary = evaluate.summarise(scores, truth)
+    summary = _score_exported(config, model_json, videos, truth, progress)
     table = _category_tables({Path(model_json).stem: summary})
     if write:
         out = Path(model_json).parent
@@ -199,6 +196,18 @@ def evaluate_model(
         (out / "metrics.md").write_text(table + "\n")
     print(table, flush=True)
     return summary
+
+
+def _score_exported(config: TrainConfig, model_json: Path, videos, truth, progress: bool) -> dict:
+    maps = exported_maps(config, model_json, videos, progress)
+    return evaluate.summarise(evaluate.score_frames(maps, truth), truth)
+
+
+def exported_maps(config: TrainConfig, model_json: Path, videos, progress: bool = True):
+    """Maps of an exported model, run as the node runs it, for every frame of `videos`."""
+    engine = SaliencyEngine(model_json, threads=config.threads)
+    inputs = build_cache(videos, engine.resolution, [], Path(config.cache_dir), progress)
+    return exported_predictions(engine, inputs)
 
 
 def exported_predictions(engine: SaliencyEngine, cache, batch: int = 64) -> np.ndarray:
@@ -220,8 +229,11 @@ def quantize(config: TrainConfig, model_json: Path, progress: bool = True) -> Pa
     from skd_ros.quantize import quantize_model
 
     int8_json = quantize_model(model_json)
-    fp32 = evaluate_model(config, model_json, progress=progress, write=False)["all"]["NSS"]
-    int8 = evaluate_model(config, int8_json, progress=progress, write=False)["all"]["NSS"]
+    videos = sources.evaluation_videos(config, None)
+    truth = eval_set(videos, config, progress)
+    scored = [_score_exported(config, m, videos, truth, progress) for m in (model_json, int8_json)]
+    print(_category_tables({"fp32": scored[0], "int8": scored[1]}), flush=True)
+    fp32, int8 = (summary["all"]["NSS"] for summary in scored)
     drop = (fp32 - int8) / abs(fp32) if fp32 else 0.0
     metadata = json.loads(int8_json.read_text())
     metadata["quantization"].update({"nss_fp32": fp32, "nss_int8": int8, "nss_drop": drop})
