@@ -97,6 +97,29 @@ def test_quantize_writes_an_int8_model_scored_beside_the_fp32_one(synthetic_run,
     assert f"NSS fp32 {record['nss_fp32']:.3f}, int8 {record['nss_int8']:.3f}" in result.stdout
 
 
+def test_export_publishes_the_run_with_its_provenance(synthetic_run, workdir, tmp_path):
+    train(
+        "export",
+        "--run",
+        str(synthetic_run),
+        "--out",
+        str(tmp_path),
+        "--name",
+        "mine",
+        "--what",
+        "test weights",
+        cwd=workdir,
+    )
+    info = json.loads((tmp_path / "mine.json").read_text())["info"]
+    assert info["what"] == "test weights" and info["run"] == str(synthetic_run)
+    assert info["teachers"] == {"spatial": "spectral-residual", "temporal": "flow"}
+    assert info["config"]["stage2"]["epochs"] == 12 and info["training_seconds"] > 0
+    assert info["metrics"]["scores"]["all"]["NSS"] == nss_of(
+        synthetic_run / "model" / "metrics.json"
+    )
+    assert "history" not in info  # it stays in the run folder
+
+
 def test_training_from_a_recorded_bag(workdir, tmp_path):
     frames = [
         f.image for s in range(4) for f in generate_clip(ClipSpec(s, "Vehicle", 12, 320, 180))

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from skd_ros.models import ModelConfig, Sst
+from skd_ros.teachers.deep_nets import DEFAULT_INPUT_SIZE
 from skd_ros.training import distributed
 from skd_ros.training.batches import EpochBatches, PairBatches
 from skd_ros.training.checkpoint import load_checkpoint
@@ -40,6 +41,8 @@ def test_shipped_yaml_loads_and_overrides_apply():
     assert config.optim.mu == 0.3 and config.model.resolution == 32
     assert config.optim.batch_size == 128 and config.optim.lr == 1e-3  # the paper's settings
     assert load_config(None).to_dict() == TrainConfig().to_dict()
+    # the config's default deep-teacher size is the teachers' own default
+    assert tuple(config.teachers.stage0_input_size) == DEFAULT_INPUT_SIZE
 
 
 @pytest.mark.parametrize(
@@ -50,6 +53,8 @@ def test_shipped_yaml_loads_and_overrides_apply():
         ("optim.batchsize=4", "unknown key 'optim.batchsize'"),
         ("data.source=s3", "one of"),
         ("nonsense", "section.key=value"),
+        ("teachers.stage0_input_size=[770, 448]", "multiples of 32"),
+        ("teachers.stage0_input_size=[768]", "stage0_input_size"),
     ],
 )
 def test_bad_settings_are_refused_with_the_key(override, message):

@@ -6,10 +6,13 @@ the camera and starts the inference worker, `deactivate` unsubscribes and stops 
 `autostart: true` (the default) it configures and activates itself, so a plain `ros2 run`
 works; a missing or broken model then stops start-up with a message naming the file.
 
-Threads: the executor thread runs the subscription callback, which only puts the message in
-a one-frame mailbox (`LatestSlot`); a worker thread takes the newest frame, converts it,
-runs Sst with the previous frame and publishes. Frames replaced in the mailbox are counted
-as dropped. The inference core is `skd_ros.inference` (no rclpy there).
+Threads: the camera subscription has its own small node and executor thread
+(`skd_ros.ros.camera_input`, `<name>_camera_input`); its callback checks the frame and
+reduces it with R (while the pixels are in cache) and puts the result in a one-frame
+mailbox (`LatestSlot`); a worker thread takes the newest one, runs Sst with the previous
+frame, finds the peaks and publishes. Frames replaced in the mailbox are counted
+as dropped. The main executor serves the lifecycle and parameter services and the timers.
+The inference core is `skd_ros.inference` (no rclpy there).
 
 Run: `ros2 run skd_ros saliency_node --ros-args -r image:=/camera/image_raw` or
 `python -m skd_ros.ros.node --ros-args ...`; topics, parameters and messages: README.
@@ -23,14 +26,15 @@ import sys
 import threading
 import time
 import traceback
+from typing import NamedTuple
 
 import cv2
+import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
-from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -50,11 +54,17 @@ from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.pairing import FIRST_FRAME
 from skd_ros.inference.peaks import find_regions
 from skd_ros.ros import messages, params
+from skd_ros.ros.camera_input import CameraInput, overridden_qos
 from skd_ros.ros.diagnostics import diagnostic_array
 from skd_ros.ros.environment import reuse_large_buffers
-from skd_ros.ros.image_codec import MalformedImage, camera_frame
+from skd_ros.ros.image_codec import CameraFrame, MalformedImage, camera_frame
 from skd_ros.ros.latest import LatestSlot
 from skd_ros.ros.stats import NodeStats, Snapshot, Throttle
+
+try:
+    from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+except ImportError:  # ROS 2 Humble
+    from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
 
 NODE_NAME = "saliency"
 STEADY_CLOCK = Clock(clock_type=ClockType.STEADY_TIME)
@@ -72,6 +82,16 @@ TRANSPORT_HINT = (
     "this node with "
     "FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> (README, 'Transport')"
 )
+
+
+class ReceivedFrame(NamedTuple):
+    """A checked camera frame and its model input, waiting for the worker."""
+
+    msg: object
+    frame: CameraFrame
+    model_input: np.ndarray  # (3, side, side) float32
+    received_ns: int
+    receive_cpu_ns: int  # CPU spent checking and reducing it in the receiving thread
 
 
 def _transition(callback):
@@ -102,7 +122,7 @@ class SaliencyNode(LifecycleNode):
         self.settings = params.Settings.from_values(self._values())
         self.stats = NodeStats()
         self._throttle = Throttle(self.settings.warn_throttle_s)
-        self._slot: LatestSlot[tuple[object, int]] = LatestSlot()
+        self._slot: LatestSlot[ReceivedFrame] = LatestSlot()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
         self._stream: SaliencyStream | None = None
@@ -173,20 +193,24 @@ class SaliencyNode(LifecycleNode):
         return super().on_configure(state)
 
     def _create_publishers(self) -> None:
-        lifecycle = self.create_lifecycle_publisher
-        overrides = QoSOverridingOptions.with_default_policies()
+        """The outputs, without rclpy's default per-publisher QoS-event handlers: each is an
+        entity the executor polls on every wake-up (two per publisher), and a subscriber
+        asking for incompatible QoS is already warned on its own side."""
+        quiet = {"event_callbacks": PublisherEventCallbacks(use_default_callbacks=False)}
+        overrides = {"qos_overriding_options": QoSOverridingOptions.with_default_policies()}
+
+        def output(msg_type, topic: str, overridable: bool = True):
+            extra = overrides if overridable else {}
+            return self.create_lifecycle_publisher(msg_type, topic, OUTPUT_QOS, **quiet, **extra)
+
         self._outputs = {
-            "saliency": lifecycle(Image, "saliency", OUTPUT_QOS, qos_overriding_options=overrides),
-            "peaks": lifecycle(
-                PointCloud2, "saliency/peaks", OUTPUT_QOS, qos_overriding_options=overrides
-            ),
-            "peak": lifecycle(
-                PointStamped, "saliency/peak", OUTPUT_QOS, qos_overriding_options=overrides
-            ),
-            "markers": lifecycle(MarkerArray, "saliency/markers", OUTPUT_QOS),
-            "overlay": lifecycle(Image, "saliency/overlay", OUTPUT_QOS),
+            "saliency": output(Image, "saliency"),
+            "peaks": output(PointCloud2, "saliency/peaks"),
+            "peak": output(PointStamped, "saliency/peak"),
+            "markers": output(MarkerArray, "saliency/markers", overridable=False),
+            "overlay": output(Image, "saliency/overlay", overridable=False),
         }
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10, **quiet)
 
     @_transition
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -214,13 +238,13 @@ class SaliencyNode(LifecycleNode):
             incompatible_qos=self._on_incompatible_qos,
         )
         self._input_topic = topic
-        self._subscription = self.create_subscription(
-            CompressedImage if compressed else Image,
+        self._subscription = CameraInput(
+            self,
             topic,
+            CompressedImage if compressed else Image,
+            overridden_qos(self, topic, INPUT_QOS),
             self._on_image,
-            INPUT_QOS,
-            event_callbacks=events,
-            qos_overriding_options=QoSOverridingOptions.with_default_policies(),
+            events,
         )
 
     @_transition
@@ -244,7 +268,7 @@ class SaliencyNode(LifecycleNode):
 
     def _stop_processing(self) -> None:
         if self._subscription is not None:
-            self.destroy_subscription(self._subscription)
+            self._subscription.close()
             self._subscription = None
         if self._hint_timer is not None:
             self.destroy_timer(self._hint_timer)
@@ -285,8 +309,26 @@ class SaliencyNode(LifecycleNode):
     # ---------------------------------------------------------------- frames
 
     def _on_image(self, msg) -> None:
-        now = time.monotonic_ns()
-        self.stats.frame_received(now, replaced_older=self._slot.put((msg, now)))
+        """Check and reduce the frame in the receiving thread, while its pixels are still in
+        this core's cache (the worker would read them cold); hand the worker the result."""
+        received_ns, cpu_start = time.monotonic_ns(), time.thread_time_ns()
+        stream = self._stream
+        try:
+            frame = camera_frame(msg)
+            model_input = frame.model_input(stream.engine.resolution)
+        except MalformedImage as error:
+            self.stats.frame_received(received_ns, replaced_older=False)
+            self.stats.frame_rejected(error.cause)
+            self._warn(error.cause, f"skipped a frame on {self._input_topic}: {error}")
+            return
+        except Exception as error:  # never let a frame stop the receiving thread
+            self.stats.frame_received(received_ns, replaced_older=False)
+            self._warn("processing error", f"{type(error).__name__}: {error}")
+            return
+        item = ReceivedFrame(
+            msg, frame, model_input, received_ns, time.thread_time_ns() - cpu_start
+        )
+        self.stats.frame_received(received_ns, replaced_older=self._slot.put(item))
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -294,20 +336,14 @@ class SaliencyNode(LifecycleNode):
             if item is None:
                 continue
             try:
-                self._process(*item)
+                self._process(item)
             except Exception as error:  # keep running; the cause is logged, throttled
                 self._warn("processing error", f"{type(error).__name__}: {error}")
 
-    def _process(self, msg, received_ns: int) -> None:
+    def _process(self, item: ReceivedFrame) -> None:
         cpu_start = time.thread_time_ns()
         settings, stream = self.settings, self._stream
-        try:
-            frame = camera_frame(msg)
-            model_input = frame.model_input(stream.engine.resolution)
-        except MalformedImage as error:
-            self.stats.frame_rejected(error.cause)
-            self._warn(error.cause, f"skipped a frame on {self._input_topic}: {error}")
-            return
+        msg, frame, model_input = item.msg, item.frame, item.model_input
         stamp = msg.header.stamp
         result = stream.step(
             model_input, stamp.sec * 1_000_000_000 + stamp.nanosec, frame.frame_format
@@ -326,22 +362,24 @@ class SaliencyNode(LifecycleNode):
             relative=settings.relative_threshold,
         )
         self._publish(msg.header, frame, result.saliency, regions, settings)
-        self.stats.frame_published(
-            received_ns, time.monotonic_ns(), time.thread_time_ns() - cpu_start
-        )
+        cpu_ns = item.receive_cpu_ns + time.thread_time_ns() - cpu_start
+        self.stats.frame_published(item.received_ns, time.monotonic_ns(), cpu_ns)
 
     def _publish(self, header, frame, saliency, regions, settings: params.Settings) -> None:
+        """Build and publish each output that has a subscriber (`ros2 bag record` counts)."""
         size = (frame.width, frame.height)
         out_size = size if settings.output_resolution == "input" else None
-        publishers = self._outputs
-        publishers["saliency"].publish(
-            messages.saliency_image(header, saliency, settings.output_encoding, out_size)
-        )
-        publishers["peaks"].publish(messages.regions_cloud(header, regions))
-        if len(regions):
-            publishers["peak"].publish(messages.top_peak(header, regions))
-        if settings.markers:
-            publishers["markers"].publish(
+        wanted = _subscribed(self._outputs)
+        if "saliency" in wanted:
+            wanted["saliency"].publish(
+                messages.saliency_image(header, saliency, settings.output_encoding, out_size)
+            )
+        if "peaks" in wanted:
+            wanted["peaks"].publish(messages.regions_cloud(header, regions))
+        if "peak" in wanted and len(regions):
+            wanted["peak"].publish(messages.top_peak(header, regions))
+        if settings.markers and "markers" in wanted:
+            wanted["markers"].publish(
                 messages.region_markers(
                     header,
                     regions,
@@ -350,9 +388,9 @@ class SaliencyNode(LifecycleNode):
                     settings.markers_metres_per_pixel,
                 )
             )
-        if settings.overlay and publishers["overlay"].get_subscription_count() > 0:
+        if settings.overlay and "overlay" in wanted:
             picture = overlay_with_regions(frame.bgr8(), saliency, regions, settings.overlay_alpha)
-            publishers["overlay"].publish(messages.bgr_image(header, picture))
+            wanted["overlay"].publish(messages.bgr_image(header, picture))
 
     # ---------------------------------------------------------------- health
 
@@ -416,6 +454,11 @@ class SaliencyNode(LifecycleNode):
             f"--ros-args -p qos_overrides.{self._input_topic}.subscription.reliability:="
             "best_effort, or change the camera's"
         )
+
+
+def _subscribed(publishers: dict[str, object]) -> dict[str, object]:
+    """The outputs someone listens to: the others are not even built (no CPU spent)."""
+    return {name: pub for name, pub in publishers.items() if pub.get_subscription_count() > 0}
 
 
 def _settle_runtime() -> None:

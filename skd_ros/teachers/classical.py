@@ -8,8 +8,10 @@
   frame at full resolution, so it runs on the frame shrunk to 320 px wide (about 6 ms);
   the map is 320 px wide.
 - `flow` (temporal): the expensive motion cue the temporal student learns to replace.
-  DIS optical flow (OpenCV, medium preset) from the current frame to the previous one,
-  both shrunk to 640 px wide to bound the cost (about 25 ms instead of 65 ms at 720p).
+  DIS optical flow (OpenCV, medium preset) from the current frame to the previous one at
+  up to 1280 px wide: a 720p frame keeps its full resolution, where a person is a few
+  pixels across (about 90 ms per 720p frame on one core; larger frames are shrunk to 1280
+  px wide, `width=640` costs about 24 ms).
   The camera's own motion is a homography fitted with RANSAC to the flow on an 8-px grid
   (drift, rotation and zoom of a downward-looking camera over flat ground); what is left
   after subtracting it is the independent motion of vehicles, people and boats. Its
@@ -19,7 +21,7 @@
   the ground truth from about 0.1 to 0.5 for vehicles. The result is smoothed (Gaussian,
   sigma 1/160 of the width), pixels that were outside the previous view are zeroed, and
   it is divided by its maximum, or by `min_motion` (0.5 px at 640 px wide, in proportion
-  at other widths) when the scene moves less than that, so a static scene gives a dim map
+  at other working widths) when the scene moves less than that, so a static scene gives a dim map
   instead of amplified noise. For a video's first frame (previous is current) the map is
   all zeros.
 
@@ -37,7 +39,8 @@ import numpy as np
 from skd_ros.teachers.base import min_max, resize_width
 
 STATIC_WIDTH = 320
-FLOW_WIDTH = 640
+FLOW_WIDTH = 1280
+MOTION_REFERENCE_WIDTH = 640  # min_motion is in pixels at this width
 
 
 class _PerThread(threading.local):
@@ -114,7 +117,7 @@ class FlowTeacher:
         target_x, target_y = xs + camera[..., 0], ys + camera[..., 1]
         outside = (target_x < 0) | (target_y < 0) | (target_x > width - 1) | (target_y > height - 1)
         motion[outside] = 0.0
-        scale = max(float(motion.max()), self.min_motion * width / FLOW_WIDTH)
+        scale = max(float(motion.max()), self.min_motion * width / MOTION_REFERENCE_WIDTH)
         return np.clip(motion / scale, 0.0, 1.0).astype(np.float32)
 
     def texture_confidence(self, grey: np.ndarray) -> np.ndarray:

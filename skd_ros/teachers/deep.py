@@ -66,7 +66,8 @@ class Stage0Data:
 
     `frames` (M, 3, H, W) uint8 RGB holds each needed frame once; sample i is frame
     `current[i]` (with `previous[i]` before it for a temporal teacher) and `targets[i]`
-    (H, W) float16. With the default 4,000 frames at 384x224 that is about 1 GB.
+    (H, W) float16. With the default 2,000 frames at 768x448 that is about 3 GB (a temporal
+    teacher may hold each frame's predecessor too: up to 5 GB).
     """
 
     def __init__(
@@ -94,7 +95,7 @@ class Stage0Data:
         kind: str,
         videos: Sequence,
         input_size: tuple[int, int] = DEFAULT_INPUT_SIZE,
-        max_frames: int | None = 4000,
+        max_frames: int | None = 2000,
         progress: bool = False,
     ) -> Stage0Data:
         kind = check_kind(kind)
@@ -181,7 +182,7 @@ def train_deep_teacher(
     progress: bool = True,
     input_size: tuple[int, int] = DEFAULT_INPUT_SIZE,
     widths: tuple[int, ...] = DEFAULT_WIDTHS,
-    max_frames: int | None = 4000,
+    max_frames: int | None = 2000,
     device: str = "auto",
     data: Stage0Data | None = None,
 ) -> DeepSaliencyNet:

@@ -11,12 +11,14 @@ U-Net / feature-pyramid hybrid:
   up-sampling, addition of the skip features and a 3x3 conv + GN + ReLU;
 - a 3x3 output conv at 1/2 and a bilinear up-sampling to the input size, then a sigmoid.
 
-It sees the frame at `input_size` (default 384x224, both multiples of 32) instead of the
-students' 64x64. At that size it has 2.76 M parameters and 0.68 G multiply-accumulates,
-17.6x and 12.6x those of Ss (156,873 parameters, 54.2 MMAC at 64x64), and likewise against
-St (the 6-channel stem adds 1 %). Most parameters sit in the coarse levels, most
-multiply-accumulates in the fine ones. One 720p frame costs about 31 ms on one CPU core,
-resizing included (`python -m skd_ros.teachers`).
+It sees the frame at `input_size` (default 768x448, both multiples of 32, about 0.6 of a
+720p frame's side) instead of the students' 64x64: a teacher is an offline model that can
+afford the detail small targets need. At that size it has 2.76 M parameters and 2.72 G
+multiply-accumulates, 17.6x and 50x those of Ss (156,873 parameters, 54.2 MMAC at 64x64),
+and likewise against St (the 6-channel stem adds 1 %). Most parameters sit in the coarse
+levels, most multiply-accumulates in the fine ones. One 720p frame costs about 50 ms on one
+CPU core, resizing included (`python -m skd_ros.teachers`); `teachers.stage0_input_size`
+in the training config picks another size.
 `test/test_teachers.py` checks both ratios with `skd_ros.models.summary`.
 """
 
@@ -29,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 
 DEFAULT_WIDTHS = (16, 32, 64, 128, 320)
-DEFAULT_INPUT_SIZE = (384, 224)  # width, height
+DEFAULT_INPUT_SIZE = (768, 448)  # width, height; training.config.DEFAULT_DEEP_INPUT_SIZE
 # Saliency maps are mostly background: starting the sigmoid near 0.05 instead of 0.5 spares
 # the first epochs from only learning that.
 OUTPUT_BIAS = -3.0

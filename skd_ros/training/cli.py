@@ -47,6 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--run", required=True, type=Path, help="run folder of `train run`")
     export.add_argument("--out", type=Path, help="output folder (default: <run>/model)")
     export.add_argument("--name", default="sst", help="file name stem (default: sst)")
+    export.add_argument(
+        "--what", default="", help="one line stored in the metadata: what these weights are"
+    )
 
     quantize = commands.add_parser(
         "quantize",
@@ -128,7 +131,7 @@ def _dispatch(args: argparse.Namespace) -> int:
         pipeline.write_synthetic(args.out, args.videos, args.frames, args.size, args.seed)
         return 0
     if args.command == "export":
-        pipeline.export_run(args.run, args.out, args.name)
+        pipeline.export_run(args.run, args.out, args.name, args.what)
         return 0
     config = load(args)
     progress = not args.no_progress

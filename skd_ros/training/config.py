@@ -14,6 +14,8 @@ from typing import Any
 
 import yaml
 
+# The built-in deep teachers' default working resolution (skd_ros.teachers.deep_nets).
+DEFAULT_DEEP_INPUT_SIZE = (768, 448)
 DATA_SOURCES = ("synthetic", "avs1k", "folders", "bag")
 
 
@@ -53,6 +55,8 @@ class TeacherConfig:
     stage0_epochs: int = 8  # deep teachers: epochs of training on labelled data
     stage0_lr: float = 1e-3
     stage0_batch_size: int = 16
+    # deep teachers: (width, height) frames are resized to; multiples of 32
+    stage0_input_size: list[int] = field(default_factory=lambda: list(DEFAULT_DEEP_INPUT_SIZE))
 
 
 @dataclass
@@ -98,6 +102,11 @@ class TrainConfig:
             (self.optim.workers >= 0, "optim.workers", "an integer >= 0"),
             (self.stage1.epochs >= 0, "stage1.epochs", "an integer >= 0"),
             (self.stage2.epochs >= 0, "stage2.epochs", "an integer >= 0"),
+            (
+                _deep_input_size_ok(self.teachers.stage0_input_size),
+                "teachers.stage0_input_size",
+                "[width, height], both positive multiples of 32",
+            ),
         ]
         for ok, key, allowed in checks:
             if not ok:
@@ -107,6 +116,14 @@ class TrainConfig:
     def to_dict(self) -> dict:
         """Plain dict, for logs and exported metadata."""
         return dataclasses.asdict(self)
+
+
+def _deep_input_size_ok(size: Any) -> bool:
+    return (
+        isinstance(size, (list, tuple))
+        and len(size) == 2
+        and all(isinstance(side, int) and side >= 32 and side % 32 == 0 for side in size)
+    )
 
 
 def load_config(path: Path | None = None, overrides: list[str] | None = None) -> TrainConfig:

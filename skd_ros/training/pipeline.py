@@ -154,8 +154,9 @@ def _export(sst: Sst, run_dir: Path, config: TrainConfig, seconds: float) -> Pat
     return paths.metadata
 
 
-def export_run(run_dir: Path, out: Path | None = None, name: str = "sst") -> Path:
-    """Export the stage-2 checkpoint of `run_dir` (for runs stopped before export)."""
+def export_run(run_dir: Path, out: Path | None = None, name: str = "sst", what: str = "") -> Path:
+    """Export the stage-2 checkpoint of `run_dir`: for runs stopped before export, or to
+    publish a run's model elsewhere with its provenance (`what` describes it in one line)."""
     run_dir = Path(run_dir)
     saved = run_dir / "config.json"
     if not saved.is_file():
@@ -170,9 +171,28 @@ def export_run(run_dir: Path, out: Path | None = None, name: str = "sst") -> Pat
         raise FileNotFoundError(f"{checkpoint} does not exist: stage 2 has not run yet")
     sst = Sst(model_config(config))
     sst.load_state_dict(load_checkpoint(checkpoint).model)
-    paths = export_sst(sst, out or run_dir / "model", name, {"run": str(run_dir)})
+    info = _run_info(run_dir, json.loads(saved.read_text())) | ({"what": what} if what else {})
+    paths = export_sst(sst, out or run_dir / "model", name, info)
     print(f"exported {paths.onnx}, {paths.weights}, {paths.metadata}")
     return paths.metadata
+
+
+def _run_info(run_dir: Path, config: dict) -> dict:
+    """What the run's own export recorded (data, teachers, config, time) and its scores,
+    without the per-epoch history, which stays in the run folder."""
+    info: dict = {"run": str(run_dir), "config": config}
+    own = run_dir / "model" / "sst.json"
+    if own.is_file():
+        info |= json.loads(own.read_text()).get("info", {})
+        info.pop("history", None)
+    metrics = run_dir / "model" / "metrics.json"
+    if metrics.is_file():
+        data = info["config"].get("data", {})
+        info["metrics"] = {
+            "data": f"{data.get('source', '?')} {data.get('eval_split', '?')}",
+            "scores": json.loads(metrics.read_text()),
+        }
+    return info
 
 
 def evaluate_model(

@@ -124,6 +124,7 @@ def _deep_teacher(name, run_dir: Path, config: TrainConfig, videos, context, pro
                 epochs=t.stage0_epochs,
                 lr=t.stage0_lr,
                 batch_size=t.stage0_batch_size,
+                input_size=tuple(t.stage0_input_size),
                 seed=config.optim.seed,
                 progress=progress,
             )
