@@ -331,6 +331,31 @@ def test_managed_start_and_qos_override_with_an_incompatible_camera(tmp_path, mo
         process.stop()
 
 
+def test_renamed_node_in_a_namespace_receives_through_its_camera_input(tmp_path, model_path, clip):
+    """`__node:=` and `__ns:=` rename the node, not its camera helper into a clash; a
+    relative remap resolves in the namespace; the helper is listed beside the node."""
+    domain = new_domain()
+    args = node_args(model_path, namespace="/drone1")
+    args[args.index("image:=/cam/image_raw")] = "image:=cam0/image_raw"
+    args += ["-r", "__node:=cam0_saliency"]
+    process = RosProcess("skd_ros.ros.node", args, domain, tmp_path / "log")
+    try:
+        assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
+        assert "/drone1/cam0/image_raw -> /drone1/saliency" in process.output()
+        with (
+            local_ros_environment(domain),
+            SaliencyProbe("/drone1", "/drone1/cam0/image_raw", "cam0_saliency") as client,
+        ):
+            assert client.wait_for_node(20.0), process.output()
+            names = client.node.get_node_names_and_namespaces()
+            assert ("cam0_saliency", "/drone1") in names, names
+            assert ("cam0_saliency_camera_input", "/drone1") in names, names
+            for index, sample in enumerate(clip[:3]):
+                assert client.send(bgr8_message(sample.image, (index + 1) * SECOND)), index
+    finally:
+        process.stop()
+
+
 def test_diagnostics_keep_coming_on_sim_time_without_a_clock(tmp_path, model_path):
     """With use_sim_time and no /clock (a bag not started, or ended) the status still flows."""
     domain = new_domain()

@@ -9,7 +9,8 @@ rate it sends frames for a few seconds and reports:
 * latency: header stamp (wall clock at publish) -> map received here, p50 and p99;
 * node CPU per frame: the node process's user + system CPU time over the run (everything:
   middleware receive, deserialization, conversion, R, Sst, peaks, publishing) divided by the
-  maps it published; the worker thread's own share is reported by the node's diagnostics;
+  maps it published; processing CPU (check, R, Sst, peaks, publishing, in the receiving
+  and worker threads) is the node's own per-frame figure from its diagnostics;
 * receive-only CPU per frame: after the node is stopped, an empty rclpy subscriber on the same
   topic (`skd_ros.ros.null_subscriber`) gets the same frames at the same rates; its CPU time
   divided by the frames sent is what any Python node pays just to receive them;
@@ -46,7 +47,7 @@ class RateResult:
     latency_p50_ms: float
     latency_p99_ms: float
     node_cpu_ms_per_frame: float
-    worker_cpu_p50_ms: float
+    processing_cpu_p50_ms: float
     node_dropped: int
     achieved_hz: float
     receive_only_cpu_ms_per_frame: float = float("nan")
@@ -138,7 +139,7 @@ def measure_rate(probe, pid: int, message, rate_hz: float, seconds: float) -> Ra
         latency_p50_ms=float(p50),
         latency_p99_ms=float(p99),
         node_cpu_ms_per_frame=cpu * 1e3 / delivered if delivered else float("nan"),
-        worker_cpu_p50_ms=float(values.get("cpu per frame p50 (ms)", "nan")),
+        processing_cpu_p50_ms=float(values.get("cpu per frame p50 (ms)", "nan")),
         node_dropped=int(values.get("frames dropped", 0)) - dropped_before,
         achieved_hz=achieved,
     )
@@ -155,7 +156,8 @@ def measure_receive_only(probe, pid: int, message, rate_hz: float, seconds: floa
 def format_table(results: list[RateResult]) -> str:
     rows = [
         "| input Hz (sent at) | frames sent | maps received | latency p50 ms | latency p99 ms "
-        "| node CPU ms/frame | worker CPU p50 ms | receive-only CPU ms/frame | dropped by node |",
+        "| node CPU ms/frame | processing CPU p50 ms | receive-only CPU ms/frame "
+        "| dropped by node |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
@@ -163,7 +165,7 @@ def format_table(results: list[RateResult]) -> str:
             f"| {r.rate_hz:g} ({r.achieved_hz:.1f}) | {r.sent} | {r.delivered} "
             f"({100 * r.delivered / r.sent:.1f} %) | {r.latency_p50_ms:.2f} | "
             f"{r.latency_p99_ms:.2f} | {r.node_cpu_ms_per_frame:.2f} | "
-            f"{r.worker_cpu_p50_ms:.2f} | {r.receive_only_cpu_ms_per_frame:.2f} | "
+            f"{r.processing_cpu_p50_ms:.2f} | {r.receive_only_cpu_ms_per_frame:.2f} | "
             f"{r.node_dropped} |"
         )
     sustained = [r.rate_hz for r in results if r.delivered == r.sent]
