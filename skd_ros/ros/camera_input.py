@@ -25,13 +25,16 @@ not rename it into a clash.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import threading
+import time
 
 import rclpy
 from rclpy.exceptions import InvalidHandle
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
+from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
 from rclpy.qos_overriding_options import QoSOverridingOptions, _declare_qos_parameters
 from rclpy.subscription import Subscription
@@ -63,11 +66,18 @@ class CameraInput:
             use_global_arguments=False,
             start_parameter_services=False,
             enable_rosout=False,
+            # no executor spins this node: it must not offer a service nobody answers
+            parameter_overrides=[Parameter("start_type_description_service", value=False)],
         )
-        self.subscription = self.node.create_subscription(
-            msg_type, topic, callback, qos, event_callbacks=event_callbacks
-        )
+        try:
+            self.subscription = self.node.create_subscription(
+                msg_type, topic, callback, qos, event_callbacks=event_callbacks
+            )
+        except Exception:
+            self.node.destroy_node()
+            raise
         self._events = list(self.subscription.event_handlers)
+        self._logger = self.node.get_logger()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="camera-input", daemon=True)
         self._thread.start()
@@ -76,37 +86,66 @@ class CameraInput:
     def qos_profile(self) -> QoSProfile:
         return self.subscription.qos_profile
 
+    def _running(self) -> bool:
+        return not self._stop.is_set() and self.node.context.ok()
+
     def _run(self) -> None:
         context = self.node.context
         try:
             with context.handle:
                 wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, len(self._events), context.handle)
-                while not self._stop.is_set() and context.ok():
-                    self._wait_and_take(wait_set)
-        except (RCLError, InvalidHandle) as error:  # expected only while shutting down
-            if not self._stop.is_set() and context.ok():
-                self.node.get_logger().error(f"camera input stopped: {error}")
+                while self._running():
+                    self._serve(wait_set)
+        except (RCLError, InvalidHandle) as error:  # the context went away: shutting down
+            if self._running():
+                self._logger.error(f"camera input stopped: {error}")
+
+    def _serve(self, wait_set) -> None:
+        """One wait and what it brought; an error is logged and the loop goes on."""
+        try:
+            self._wait_and_take(wait_set)
+        except (RCLError, InvalidHandle):
+            if not self._running():
+                raise
+            self._logger.error(
+                "camera input: taking a message failed; retrying", throttle_duration_sec=5.0
+            )
+            time.sleep(0.01)
+        except Exception as error:  # a callback's own bug must not stop the camera input
+            self._logger.error(
+                f"camera input: {type(error).__name__}: {error}", throttle_duration_sec=5.0
+            )
 
     def _wait_and_take(self, wait_set) -> None:
         subscription = self.subscription
         wait_set.clear_entities()
-        with subscription.handle:
+        with contextlib.ExitStack() as in_use:  # nothing is destroyed while we wait on it
+            in_use.enter_context(subscription.handle)
             wait_set.add_subscription(subscription.handle)
             for handler in self._events:
+                in_use.enter_context(handler)
                 handler.add_to_wait_set(wait_set)
             wait_set.wait(WAIT_NS)
             for handler in self._events:
                 if handler.is_ready(wait_set) and (data := handler.take_data()) is not None:
-                    handler.callback(data)
+                    self._call(handler.callback, data)
             if not wait_set.get_ready_entities("subscription"):
                 return
             taken = subscription.handle.take_message(subscription.msg_type, subscription.raw)
         if taken is not None:
             subscription.callback(taken[0])
 
+    def _call(self, callback, data) -> None:
+        try:
+            callback(data)
+        except Exception as error:
+            self._logger.error(
+                f"camera input event: {type(error).__name__}: {error}", throttle_duration_sec=5.0
+            )
+
     def close(self) -> None:
         """Stop receiving: no callback runs after this returns."""
         self._stop.set()
-        self._thread.join(timeout=2.0)
+        self._thread.join()  # the loop looks at the flag at least every WAIT_NS
         self.node.destroy_subscription(self.subscription)
         self.node.destroy_node()

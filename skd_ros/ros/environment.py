@@ -92,10 +92,12 @@ def reuse_large_buffers(mmap_threshold: int = 32 << 20, trim_threshold: int = 51
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return all(
-        mallopt(option, value)
-        for option, value in (
-            (M_ARENA_MAX, 1),
-            (M_MMAP_THRESHOLD, mmap_threshold),
-            (M_TRIM_THRESHOLD, trim_threshold),
-        )
+        [  # a list, not a generator: every setting is tried even if one fails
+            mallopt(option, value)
+            for option, value in (
+                (M_ARENA_MAX, 1),
+                (M_MMAP_THRESHOLD, mmap_threshold),
+                (M_TRIM_THRESHOLD, trim_threshold),
+            )
+        ]
     )

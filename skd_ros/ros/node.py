@@ -306,6 +306,11 @@ class SaliencyNode(LifecycleNode):
         self._stop_processing()
         self._release()
 
+    def destroy_node(self) -> None:
+        """Stop the camera input and the worker first: they run outside the executor."""
+        self.close()
+        super().destroy_node()
+
     # ---------------------------------------------------------------- frames
 
     def _on_image(self, msg) -> None:
@@ -323,6 +328,7 @@ class SaliencyNode(LifecycleNode):
             return
         except Exception as error:  # never let a frame stop the receiving thread
             self.stats.frame_received(received_ns, replaced_older=False)
+            self.stats.frame_rejected("processing error")
             self._warn("processing error", f"{type(error).__name__}: {error}")
             return
         item = ReceivedFrame(
