@@ -6,7 +6,7 @@ the camera and starts the inference worker, `deactivate` unsubscribes and stops 
 `autostart: true` (the default) it configures and activates itself, so a plain `ros2 run`
 works; a missing or broken model then stops start-up with a message naming the file.
 
-Threads: the camera subscription has its own small node and executor thread
+Threads: the camera subscription has its own small node and receiving thread
 (`skd_ros.ros.camera_input`, `<name>_camera_input`); its callback checks the frame and
 reduces it with R (while the pixels are in cache) and puts the result in a one-frame
 mailbox (`LatestSlot`); a worker thread takes the newest one, runs Sst with the previous
@@ -375,17 +375,17 @@ class SaliencyNode(LifecycleNode):
         """Build and publish each output that has a subscriber (`ros2 bag record` counts)."""
         size = (frame.width, frame.height)
         out_size = size if settings.output_resolution == "input" else None
-        wanted = _subscribed(self._outputs)
-        if "saliency" in wanted:
-            wanted["saliency"].publish(
+        outputs = self._outputs
+        if _listened(outputs["saliency"]):
+            outputs["saliency"].publish(
                 messages.saliency_image(header, saliency, settings.output_encoding, out_size)
             )
-        if "peaks" in wanted:
-            wanted["peaks"].publish(messages.regions_cloud(header, regions))
-        if "peak" in wanted and len(regions):
-            wanted["peak"].publish(messages.top_peak(header, regions))
-        if settings.markers and "markers" in wanted:
-            wanted["markers"].publish(
+        if _listened(outputs["peaks"]):
+            outputs["peaks"].publish(messages.regions_cloud(header, regions))
+        if len(regions) and _listened(outputs["peak"]):
+            outputs["peak"].publish(messages.top_peak(header, regions))
+        if settings.markers and _listened(outputs["markers"]):
+            outputs["markers"].publish(
                 messages.region_markers(
                     header,
                     regions,
@@ -394,9 +394,9 @@ class SaliencyNode(LifecycleNode):
                     settings.markers_metres_per_pixel,
                 )
             )
-        if settings.overlay and "overlay" in wanted:
+        if settings.overlay and _listened(outputs["overlay"]):
             picture = overlay_with_regions(frame.bgr8(), saliency, regions, settings.overlay_alpha)
-            wanted["overlay"].publish(messages.bgr_image(header, picture))
+            outputs["overlay"].publish(messages.bgr_image(header, picture))
 
     # ---------------------------------------------------------------- health
 
@@ -462,9 +462,9 @@ class SaliencyNode(LifecycleNode):
         )
 
 
-def _subscribed(publishers: dict[str, object]) -> dict[str, object]:
-    """The outputs someone listens to: the others are not even built (no CPU spent)."""
-    return {name: pub for name, pub in publishers.items() if pub.get_subscription_count() > 0}
+def _listened(publisher) -> bool:
+    """Whether an output has a subscriber: the others are not even built (no CPU spent)."""
+    return publisher.get_subscription_count() > 0
 
 
 def _settle_runtime() -> None:

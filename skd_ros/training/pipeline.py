@@ -164,14 +164,15 @@ def export_run(run_dir: Path, out: Path | None = None, name: str = "sst", what: 
     from skd_ros.training.config import load_config
 
     config = load_config(None)
-    shape_dict = json.loads(saved.read_text())["model"]
+    saved_config = json.loads(saved.read_text())
+    shape_dict = saved_config["model"]
     config.model.resolution, config.model.variant = shape_dict["resolution"], shape_dict["variant"]
     checkpoint = run_dir / STAGE_DIRS["sst"] / CHECKPOINT
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint} does not exist: stage 2 has not run yet")
     sst = Sst(model_config(config))
     sst.load_state_dict(load_checkpoint(checkpoint).model)
-    info = _run_info(run_dir, json.loads(saved.read_text())) | ({"what": what} if what else {})
+    info = _run_info(run_dir, saved_config) | ({"what": what} if what else {})
     paths = export_sst(sst, out or run_dir / "model", name, info)
     print(f"exported {paths.onnx}, {paths.weights}, {paths.metadata}")
     return paths.metadata
