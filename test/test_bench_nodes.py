@@ -4,6 +4,7 @@ Structure and delivery only; no timing thresholds (the machine is shared and noi
 """
 
 import math
+import re
 import subprocess
 import sys
 
@@ -33,12 +34,15 @@ def test_several_nodes_rows(tmp_path):
     assert len(table) == 2 + len(rows) and table[2].startswith("| 1 |")
 
 
-def test_measure_node_prints_its_table_with_the_receive_only_baseline():
+def test_measure_node_prints_its_table_with_the_receive_only_and_in_process_baselines():
     command = [sys.executable, "-m", "skd_ros.ros.measure", "--rates", "30"]
     command += ["--seconds", "2", "--size", "1280", "720"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr
     row = next(line for line in result.stdout.splitlines() if line.startswith("| 30 ("))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert len(cells) == 9 and cells[1] == "60"
+    assert len(cells) == 10 and cells[1] == "60"
     assert float(cells[7]) > 0  # the empty subscriber's CPU per frame was measured
+    assert float(cells[8]) > 0  # so was the same work in-process, paced at 30 Hz
+    hot = re.search(r"back to back \(hot caches\): ([0-9.]+) ms/frame", result.stdout)
+    assert hot and float(hot.group(1)) > 0

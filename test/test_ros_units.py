@@ -2,6 +2,7 @@
 
 import re
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -171,3 +172,19 @@ def test_latest_slot_keeps_only_the_newest_and_counts_replacements():
     assert slot.take(timeout=0.01) is None
     threading.Timer(0.05, slot.put, args=(3,)).start()
     assert slot.take(timeout=2.0) == 3
+
+
+def test_latest_slot_interrupt_wakes_a_waiting_take_at_once_and_clear_forgets_it():
+    slot: LatestSlot[int] = LatestSlot()
+    threading.Timer(0.05, slot.interrupt).start()
+    start = time.monotonic()
+    assert slot.take(timeout=30.0) is None
+    assert time.monotonic() - start < 10.0  # woken, not timed out
+    slot.interrupt()  # before the take: the take returns at once, once
+    assert slot.take(timeout=30.0) is None
+    slot.put(4)
+    assert slot.take(timeout=0.0) == 4
+    slot.interrupt()
+    slot.clear()
+    threading.Timer(0.05, slot.put, args=(5,)).start()
+    assert slot.take(timeout=30.0) == 5  # the interrupt was forgotten

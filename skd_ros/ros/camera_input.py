@@ -32,6 +32,7 @@ import time
 
 import rclpy
 from rclpy.exceptions import InvalidHandle
+from rclpy.guard_condition import GuardCondition
 from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
@@ -40,7 +41,9 @@ from rclpy.qos_overriding_options import QoSOverridingOptions, _declare_qos_para
 from rclpy.subscription import Subscription
 
 HELPER_SUFFIX = "_camera_input"
-WAIT_NS = 100_000_000  # how often the loop looks at its stop flag while no frame comes
+# `close` wakes the loop at once; the timeout only bounds a wait that nothing wakes
+# (e.g. the context shut down under it). Idle wake-ups cost CPU: keep them rare.
+WAIT_NS = 1_000_000_000
 RCLError = _rclpy.RCLError
 
 
@@ -79,6 +82,7 @@ class CameraInput:
         self._events = list(self.subscription.event_handlers)
         self._logger = self.node.get_logger()
         self._stop = threading.Event()
+        self._wake = GuardCondition(None, None, context=self.node.context)
         self._thread = threading.Thread(target=self._run, name="camera-input", daemon=True)
         self._thread.start()
 
@@ -93,7 +97,7 @@ class CameraInput:
         context = self.node.context
         try:
             with context.handle:
-                wait_set = _rclpy.WaitSet(1, 0, 0, 0, 0, len(self._events), context.handle)
+                wait_set = _rclpy.WaitSet(1, 1, 0, 0, 0, len(self._events), context.handle)
                 while self._running():
                     self._serve(wait_set)
         except (RCLError, InvalidHandle) as error:  # the context went away: shutting down
@@ -122,6 +126,8 @@ class CameraInput:
         with contextlib.ExitStack() as in_use:  # nothing is destroyed while we wait on it
             in_use.enter_context(subscription.handle)
             wait_set.add_subscription(subscription.handle)
+            in_use.enter_context(self._wake.handle)
+            wait_set.add_guard_condition(self._wake.handle)
             for handler in self._events:
                 in_use.enter_context(handler)
                 handler.add_to_wait_set(wait_set)
@@ -146,6 +152,9 @@ class CameraInput:
     def close(self) -> None:
         """Stop receiving: no callback runs after this returns."""
         self._stop.set()
-        self._thread.join()  # the loop looks at the flag at least every WAIT_NS
+        with contextlib.suppress(RCLError, InvalidHandle):  # the context may be gone
+            self._wake.trigger()
+        self._thread.join()  # woken now, or after WAIT_NS at the latest
+        self._wake.destroy()
         self.node.destroy_subscription(self.subscription)
         self.node.destroy_node()

@@ -14,6 +14,10 @@ rate it sends frames for a few seconds and reports:
 * receive-only CPU per frame: after the node is stopped, an empty rclpy subscriber on the same
   topic (`skd_ros.ros.null_subscriber`) gets the same frames at the same rates; its CPU time
   divided by the frames sent is what any Python node pays just to receive them;
+* same work in-process: the node's per-frame path run in this process without transport or
+  threads (`skd_ros.ros.paced_reference`), one frame per period at the same rate; below the
+  table, the same work back to back. Their difference is what idle gaps cost on this host
+  (cold caches after every wait), which the node pays too at low rates;
 * the highest rate at which every frame got its map.
 
     python -m skd_ros.ros.measure [--rates 30 60 100 150 200] [--seconds 4] [--threads 1]
@@ -51,6 +55,7 @@ class RateResult:
     node_dropped: int
     achieved_hz: float
     receive_only_cpu_ms_per_frame: float = float("nan")
+    paced_reference_ms_per_frame: float = float("nan")
 
 
 def _cpu_seconds(pid: int) -> float:
@@ -153,12 +158,12 @@ def measure_receive_only(probe, pid: int, message, rate_hz: float, seconds: floa
     return (_cpu_seconds(pid) - before) * 1e3 / len(stamps)
 
 
-def format_table(results: list[RateResult]) -> str:
+def format_table(results: list[RateResult], back_to_back_ms: float = float("nan")) -> str:
     rows = [
         "| input Hz (sent at) | frames sent | maps received | latency p50 ms | latency p99 ms "
         "| node CPU ms/frame | processing CPU p50 ms | receive-only CPU ms/frame "
-        "| dropped by node |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| same work in-process ms/frame | dropped by node |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
         rows.append(
@@ -166,11 +171,12 @@ def format_table(results: list[RateResult]) -> str:
             f"({100 * r.delivered / r.sent:.1f} %) | {r.latency_p50_ms:.2f} | "
             f"{r.latency_p99_ms:.2f} | {r.node_cpu_ms_per_frame:.2f} | "
             f"{r.processing_cpu_p50_ms:.2f} | {r.receive_only_cpu_ms_per_frame:.2f} | "
-            f"{r.node_dropped} |"
+            f"{r.paced_reference_ms_per_frame:.2f} | {r.node_dropped} |"
         )
     sustained = [r.rate_hz for r in results if r.delivered == r.sent]
     best = f"{max(sustained):g} Hz" if sustained else "none of the tested rates"
     rows.append(f"\nhighest input rate with every frame answered: {best}")
+    rows.append(f"same work in-process, back to back (hot caches): {back_to_back_ms:.2f} ms/frame")
     return "\n".join(rows)
 
 
@@ -216,8 +222,9 @@ def main(argv: list[str] | None = None) -> int:
                     print(f"  {rate:g} Hz: {results[-1].delivered}/{results[-1].sent} maps")
                 _stop(node)
                 _receive_only(probe, message, env, results, args.seconds)
+                hot = _paced_reference(args, message, results)
                 print()
-                print(format_table(results))
+                print(format_table(results, hot))
         finally:
             _stop(node)
     return 0
@@ -242,6 +249,17 @@ def _receive_only(probe, message, env, results: list[RateResult], seconds: float
             result.receive_only_cpu_ms_per_frame = cpu
     finally:
         _stop(null)
+
+
+def _paced_reference(args: argparse.Namespace, message, results: list[RateResult]) -> float:
+    """Fill in each result's in-process reference; returns the back-to-back figure."""
+    from skd_ros.ros.paced_reference import PacedReference
+
+    reference = PacedReference(message, args.model, args.threads)
+    frames = max(30, min(150, int(30 * args.seconds)))
+    for result in results:
+        result.paced_reference_ms_per_frame = reference.cpu_ms_per_frame(frames, result.rate_hz)
+    return reference.cpu_ms_per_frame(frames)
 
 
 def _stop(process: subprocess.Popen) -> None:

@@ -21,14 +21,12 @@ Run: `ros2 run skd_ros saliency_node --ros-args -r image:=/camera/image_raw` or
 from __future__ import annotations
 
 import functools
-import gc
 import sys
 import threading
 import time
 import traceback
 from typing import NamedTuple
 
-import cv2
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
@@ -56,7 +54,7 @@ from skd_ros.inference.peaks import find_regions
 from skd_ros.ros import messages, params
 from skd_ros.ros.camera_input import CameraInput, overridden_qos
 from skd_ros.ros.diagnostics import diagnostic_array
-from skd_ros.ros.environment import reuse_large_buffers
+from skd_ros.ros.environment import reuse_large_buffers, settle_runtime
 from skd_ros.ros.image_codec import CameraFrame, MalformedImage, camera_frame
 from skd_ros.ros.latest import LatestSlot
 from skd_ros.ros.stats import NodeStats, Snapshot, Throttle
@@ -189,7 +187,7 @@ class SaliencyNode(LifecycleNode):
         timer = self.create_timer(period, self._publish_diagnostics, clock=STEADY_CLOCK)
         self._node_timers.append(timer)
         self.state = "inactive"
-        _settle_runtime()
+        settle_runtime()
         return super().on_configure(state)
 
     def _create_publishers(self) -> None:
@@ -274,6 +272,7 @@ class SaliencyNode(LifecycleNode):
             self.destroy_timer(self._hint_timer)
             self._hint_timer = None
         self._stop.set()
+        self._slot.interrupt()
         if self._worker is not None:
             self._worker.join(timeout=10.0)
             self._worker = None
@@ -338,7 +337,7 @@ class SaliencyNode(LifecycleNode):
 
     def _work(self) -> None:
         while not self._stop.is_set():
-            item = self._slot.take(timeout=0.1)
+            item = self._slot.take(timeout=1.0)  # `interrupt` wakes it to stop
             if item is None:
                 continue
             try:
@@ -465,19 +464,6 @@ class SaliencyNode(LifecycleNode):
 def _listened(publisher) -> bool:
     """Whether an output has a subscriber: the others are not even built (no CPU spent)."""
     return publisher.get_subscription_count() > 0
-
-
-def _settle_runtime() -> None:
-    """Per-frame CPU savings measured here (README, "Numbers"), applied once configured.
-
-    OpenCV runs single-threaded: its worker pool spin-waits (sched_yield) between the small
-    resizes of each frame and burnt about 1 ms of CPU per frame for nothing. The objects made
-    at start-up (model, modules) are frozen out of the garbage collector's generations, so
-    the collections that per-frame messages trigger only walk what is new.
-    """
-    cv2.setNumThreads(1)
-    gc.collect()
-    gc.freeze()
 
 
 def _compatibility(publishers, ours: QoSProfile, topic: str) -> str:
