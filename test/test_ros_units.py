@@ -188,3 +188,19 @@ def test_latest_slot_interrupt_wakes_a_waiting_take_at_once_and_clear_forgets_it
     slot.clear()
     threading.Timer(0.05, slot.put, args=(5,)).start()
     assert slot.take(timeout=30.0) == 5  # the interrupt was forgotten
+
+
+def test_paced_reference_times_the_nodes_path_back_to_back_and_paced(capsys):
+    from skd_ros.ros import paced_reference
+    from skd_ros.ros.probe import bgr8_message
+
+    image = np.random.default_rng(0).integers(0, 256, (120, 160, 3), np.uint8)
+    reference = paced_reference.PacedReference(bgr8_message(image, 1))
+    assert reference.cpu_ms_per_frame(3) > 0
+    start = time.monotonic()
+    assert reference.cpu_ms_per_frame(3, rate_hz=20.0) > 0
+    assert time.monotonic() - start >= 0.1  # it waited between frames (2 periods of 50 ms)
+    assert paced_reference.main(["--rates", "100", "--frames", "3", "--size", "160", "120"]) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
+    assert rows[1].startswith("| back to back | 0 |") and rows[2].startswith("| 100 |")
+    assert float(rows[2].split("|")[3]) > 0

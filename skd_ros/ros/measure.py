@@ -15,9 +15,10 @@ rate it sends frames for a few seconds and reports:
   topic (`skd_ros.ros.null_subscriber`) gets the same frames at the same rates; its CPU time
   divided by the frames sent is what any Python node pays just to receive them;
 * same work in-process: the node's per-frame path run in this process without transport or
-  threads (`skd_ros.ros.paced_reference`), one frame per period at the same rate; below the
-  table, the same work back to back. Their difference is what idle gaps cost on this host
-  (cold caches after every wait), which the node pays too at low rates;
+  threads (`skd_ros.ros.paced_reference`), one frame per period at the same rate, right
+  after the node's run at that rate; below the table, the same work back to back. Their
+  difference is what idle gaps cost on this host at that moment (cold caches after every
+  wait), which the node pays too;
 * the highest rate at which every frame got its map.
 
     python -m skd_ros.ros.measure [--rates 30 60 100 150 200] [--seconds 4] [--threads 1]
@@ -199,6 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         env.pop("FASTDDS_DEFAULT_PROFILES_FILE")
     os.environ.clear()
     os.environ.update(env)
+    from skd_ros.ros.paced_reference import PacedReference
     from skd_ros.ros.probe import SaliencyProbe, bgr8_message
 
     message = bgr8_message(_frame(*args.size), 0)
@@ -216,13 +218,18 @@ def main(argv: list[str] | None = None) -> int:
                     f"{args.size[0]}x{args.size[1]} bgr8, node with {args.threads} inference "
                     f"thread(s), transport: {args.transport}, {args.seconds:g} s per rate"
                 )
+                reference = PacedReference(message, args.model, args.threads)
+                frames = max(30, min(150, int(30 * args.seconds)))
                 results = []
                 for rate in args.rates:
                     results.append(measure_rate(probe, node.pid, message, rate, args.seconds))
+                    # the same minute: the host's idle-gap penalty drifts with its load
+                    paced = reference.cpu_ms_per_frame(frames, rate)
+                    results[-1].paced_reference_ms_per_frame = paced
                     print(f"  {rate:g} Hz: {results[-1].delivered}/{results[-1].sent} maps")
+                hot = reference.cpu_ms_per_frame(frames)
                 _stop(node)
                 _receive_only(probe, message, env, results, args.seconds)
-                hot = _paced_reference(args, message, results)
                 print()
                 print(format_table(results, hot))
         finally:
@@ -249,17 +256,6 @@ def _receive_only(probe, message, env, results: list[RateResult], seconds: float
             result.receive_only_cpu_ms_per_frame = cpu
     finally:
         _stop(null)
-
-
-def _paced_reference(args: argparse.Namespace, message, results: list[RateResult]) -> float:
-    """Fill in each result's in-process reference; returns the back-to-back figure."""
-    from skd_ros.ros.paced_reference import PacedReference
-
-    reference = PacedReference(message, args.model, args.threads)
-    frames = max(30, min(150, int(30 * args.seconds)))
-    for result in results:
-        result.paced_reference_ms_per_frame = reference.cpu_ms_per_frame(frames, result.rate_hz)
-    return reference.cpu_ms_per_frame(frames)
 
 
 def _stop(process: subprocess.Popen) -> None:

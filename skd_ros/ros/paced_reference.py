@@ -62,3 +62,30 @@ class PacedReference:
             self._frame()
             total_ns += time.thread_time_ns() - cpu_start
         return total_ns / 1e6 / max(frames, 1)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Print the per-frame cost of the node's path against the idle gap before each frame."""
+    import argparse
+
+    from skd_ros.ros.measure import _frame
+    from skd_ros.ros.probe import bgr8_message
+
+    parser = argparse.ArgumentParser(prog="paced_reference", description=main.__doc__)
+    parser.add_argument("--rates", type=float, nargs="+", default=[500, 200, 100, 50, 30])
+    parser.add_argument("--frames", type=int, default=150, help="per rate (default 150)")
+    parser.add_argument("--size", type=int, nargs=2, default=[1280, 720], metavar=("W", "H"))
+    parser.add_argument("--model", help="exported model .json (default: packaged)")
+    args = parser.parse_args(argv)
+    reference = PacedReference(bgr8_message(_frame(*args.size), 0), args.model)
+    print("| frames per second | idle gap before each frame | CPU ms/frame |")
+    print("|---:|---:|---:|")
+    print(f"| back to back | 0 | {reference.cpu_ms_per_frame(args.frames):.2f} |")
+    for rate in args.rates:
+        cost = reference.cpu_ms_per_frame(args.frames, rate)
+        print(f"| {rate:g} | about {1e3 / rate - cost:.1f} ms | {cost:.2f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
