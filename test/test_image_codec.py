@@ -178,6 +178,27 @@ def test_corrupt_compressed_images_are_refused(bgr, mangle, cause):
     assert error.value.cause == cause
 
 
+def _with_thumbnail(jpeg: bytes, thumbnail: bytes) -> bytes:
+    """`jpeg` with an EXIF-style APP1 segment holding a whole `thumbnail` JPEG."""
+    payload = b"Exif\x00\x00" + thumbnail
+    return jpeg[:2] + b"\xff\xe1" + (len(payload) + 2).to_bytes(2, "big") + payload + jpeg[2:]
+
+
+def test_jpeg_end_marker_is_looked_for_after_the_last_scan_only(bgr):
+    jpeg = cv2.imencode(".jpg", bgr)[1].tobytes()
+    progressive = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    thumbnail = cv2.imencode(".jpg", cv2.resize(bgr, (40, 30)))[1].tobytes()
+    exif = _with_thumbnail(jpeg, thumbnail)
+    # padding after the end marker, as UVC cameras' MJPEG frames often have, is fine
+    for data in (jpeg + b"\x00" * 4096, progressive, exif):
+        frame = camera_frame(_compressed(data, "jpeg"))
+        assert np.abs(frame.model_input(SIDE) - prepare_frame(bgr, SIDE)).max() < 0.05
+    # cut inside the last scan: refused, even though a thumbnail's end marker comes earlier
+    for data in (progressive[: len(progressive) - 200], exif[: len(exif) - 200]):
+        with pytest.raises(MalformedImage, match="truncated"):
+            camera_frame(_compressed(data, "jpeg"))
+
+
 def test_a_format_other_than_jpeg_or_png_is_named_as_unsupported(bgr):
     gif = b"GIF89a" + cv2.imencode(".jpg", bgr)[1].tobytes()
     with pytest.raises(MalformedImage) as error:

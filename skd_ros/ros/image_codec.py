@@ -46,7 +46,7 @@ PLAIN = {
     "rgba16": (4, np.uint16, "rgb"),
 }
 NV_CODES = {"nv12": cv2.COLOR_YUV2BGR_NV12, "nv21": cv2.COLOR_YUV2BGR_NV21}
-JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"
+JPEG_SOI, JPEG_EOI, JPEG_SOS = b"\xff\xd8", b"\xff\xd9", b"\xff\xda"
 # A compressed frame may declare at most this many pixels (8K UHD is 33 MP): a small PNG or
 # JPEG can claim gigapixels and exhaust memory when decoded (a "decompression bomb").
 MAX_COMPRESSED_PIXELS = 64_000_000
@@ -229,7 +229,7 @@ def decode_compressed(msg) -> np.ndarray:
     data = bytes(msg.data) if not isinstance(msg.data, bytes | bytearray) else msg.data
     if len(data) == 0:
         raise MalformedImage("empty compressed data", f"format {msg.format!r}")
-    if data.startswith(JPEG_SOI) and JPEG_EOI not in data[-16:]:
+    if data.startswith(JPEG_SOI) and _jpeg_truncated(data):
         raise MalformedImage("corrupt compressed data", "JPEG without end marker (truncated)")
     if not (data.startswith(JPEG_SOI) or data.startswith(PNG_SIGNATURE)):
         claimed = str(msg.format).lower()
@@ -253,6 +253,18 @@ def decode_compressed(msg) -> np.ndarray:
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     return image
+
+
+def _jpeg_truncated(data: bytes) -> bool:
+    """True if the last scan has no end-of-image marker after it.
+
+    OpenCV decodes a cut-off JPEG into a partly grey frame without an error, so this is
+    checked first. The marker may be followed by padding (UVC cameras' MJPEG frames often
+    carry the rest of a fixed-size buffer), and an EXIF thumbnail's own end marker comes
+    before the main image's scans, so only an end marker after the last scan counts.
+    """
+    last_scan = data.rfind(JPEG_SOS)
+    return last_scan >= 0 and data.rfind(JPEG_EOI) < last_scan
 
 
 def declared_size(data: bytes) -> tuple[int, int] | None:
