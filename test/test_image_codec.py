@@ -138,6 +138,20 @@ def test_malformed_images_are_refused_with_the_cause(bgr, change, cause):
     assert cause in str(error.value)
 
 
+def test_layouts_opencv_cannot_convert_are_refused_before_converting(bgr):
+    mono16 = ros_image("mono16", bgr[:, :, 0].astype(np.uint16) << 8, 120, 160, step=321)
+    nv12_odd = ros_image("nv12", np.zeros((181, 161), np.uint8), 121, 161)
+    float_rgb = ros_image("32FC3", bgr.astype(np.float32) / 255, 120, 160)
+    for msg, cause in (
+        (mono16, "step not a whole number of samples"),
+        (nv12_odd, "odd size"),
+        (float_rgb, "unknown encoding"),  # depth or data, not camera pixels
+    ):
+        with pytest.raises(MalformedImage) as error:
+            camera_frame(msg).model_input(SIDE)
+        assert error.value.cause == cause, error.value
+
+
 def test_short_data_of_an_rclpy_message_is_refused(bgr):
     msg = ros_image("bgr8", bgr, 120, 160)
     msg.data = msg.data[:-1]
@@ -210,6 +224,20 @@ def test_a_format_other_than_jpeg_or_png_is_named_as_unsupported(bgr):
 def test_declared_size_is_read_from_the_header(bgr, extension):
     data = cv2.imencode(extension, bgr)[1].tobytes()
     assert declared_size(data) == (bgr.shape[1], bgr.shape[0])
+
+
+def test_jpeg_fill_bytes_do_not_hide_the_declared_size():
+    # 0xFF fill bytes before a marker are legal; a parser that stops at them would let a
+    # decompression bomb through to the decoder
+    bomb = cv2.imencode(".jpg", np.zeros((9000, 8000), np.uint8))[1].tobytes()
+    filled = bomb[:2] + b"\xff\xff" + bomb[2:]
+    assert declared_size(filled) == (8000, 9000)
+    with pytest.raises(MalformedImage) as error:
+        camera_frame(_compressed(filled, "jpeg"))
+    assert error.value.cause == "compressed image too large"
+    headless = bomb[:2] + b"\xff\xda\x00\x08" + bomb[2:]  # a scan before any frame header
+    with pytest.raises(MalformedImage, match="no readable image size"):
+        camera_frame(_compressed(headless, "jpeg"))
 
 
 def test_a_decompression_bomb_is_refused_before_decoding():

@@ -72,6 +72,22 @@ def test_unloadable_onnx_without_checksum_names_the_file(model_path, tmp_path):
     assert str(json_path.with_suffix(".onnx")) in str(error.value)
 
 
+def test_a_directory_as_model_is_named_as_such(tmp_path):
+    with pytest.raises(ModelFileError, match="is a directory") as error:
+        SaliencyEngine(tmp_path)
+    assert str(tmp_path / "sst.json") in str(error.value)  # what to pass instead
+
+
+def test_a_description_that_does_not_match_its_onnx_names_the_file(model_path, tmp_path):
+    json_path = _copy_model(model_path, tmp_path)
+    metadata = json.loads(json_path.read_text())
+    metadata["model"]["resolution"] = 32  # edited by hand: the ONNX model expects 64
+    json_path.write_text(json.dumps(metadata))
+    with pytest.raises(ModelFileError, match="does not run") as error:
+        SaliencyEngine(json_path)
+    assert str(json_path) in str(error.value) and "train export" in str(error.value)
+
+
 @pytest.mark.parametrize(
     ("text", "match"),
     [("{not json", "not a readable JSON"), ('{"format": "other"}', "not an skd_ros model")],

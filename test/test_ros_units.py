@@ -156,6 +156,22 @@ def test_stats_count_rates_latency_drops_rejections():
     assert calm.status[0].level == calm.status[0].OK
 
 
+def test_frames_failing_in_processing_are_an_error_not_a_malformed_input():
+    stats = NodeStats()
+    stats.frame_received(0, replaced_older=False)
+    stats.frame_rejected(diagnostics.PROCESSING_ERROR)
+    before = stats.snapshot(now_ns=100_000_000)
+    stats.frame_received(200_000_000, replaced_older=False)
+    stats.frame_rejected("step too small")
+    after = stats.snapshot(now_ns=300_000_000)
+    level, message = diagnostics.status_level(before, None, "active")
+    assert level == diagnostics.DiagnosticStatus.ERROR
+    assert "1 frame(s) failed in processing" in message and "malformed" not in message
+    level, message = diagnostics.status_level(after, before, "active")  # only the new one
+    assert level == diagnostics.DiagnosticStatus.WARN
+    assert message == "1 malformed frame(s) rejected"
+
+
 def test_throttle_passes_the_first_then_counts_the_suppressed():
     throttle = Throttle(period_s=10.0)
     assert throttle.should_log("a", now=0.0) == (True, 0)

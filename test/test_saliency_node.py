@@ -295,6 +295,31 @@ def test_missing_model_stops_start_up_naming_the_file(tmp_path, domain):
     assert "start-up stopped" in output
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("output.encoding:=rgb8", "is not one of"),  # passes rclpy's own type check
+        ("peaks.nms_iou:=2.0", "nms_iou"),
+        ("peaks.threshold:=1", "decimal point"),  # an int for a float: a common YAML slip
+    ],
+)
+def test_bad_start_up_parameter_stops_start_up_with_one_clear_line(
+    tmp_path, domain, model_path, value, says
+):
+    process = RosProcess(
+        "skd_ros.ros.node", node_args(model_path, "-p", value), domain, tmp_path / "log"
+    )
+    try:
+        code = process.wait(START_TIMEOUT_S)
+    finally:
+        process.stop()
+    output = process.output()
+    assert code == 1, output
+    line = next(line for line in output.splitlines() if "start-up stopped" in line)
+    assert value.split(":=")[0] in line and says in line, output
+    assert "Traceback" not in output, output
+
+
 def test_corrupt_model_file_stops_start_up_naming_the_file(tmp_path, domain, model_path):
     for suffix in (".json", ".onnx", ".safetensors"):
         shutil.copy(model_path.with_suffix(suffix), tmp_path)
@@ -327,6 +352,31 @@ def test_managed_start_and_qos_override_with_an_incompatible_camera(tmp_path, mo
             assert client.change_state("activate") and client.state() == "active"
             # our camera publishes best effort, the node now requires reliable
             assert process.wait_for_output("incompatible", 10.0), process.output()
+    finally:
+        process.stop()
+
+
+def test_a_failed_activation_cleans_up_and_a_fresh_configure_does_not_duplicate(
+    tmp_path, model_path, clip
+):
+    domain = new_domain()
+    bogus = "qos_overrides./cam/image_raw/compressed.subscription.reliability:=bogus"
+    process = RosProcess(
+        "skd_ros.ros.node", node_args(model_path, "-p", bogus), domain, tmp_path / "log"
+    )
+    try:
+        with local_ros_environment(domain), SaliencyProbe() as client:
+            assert client.wait_for_node(START_TIMEOUT_S), process.output()
+            assert client.set_parameters({"input_type": "compressed"})[0].successful
+            assert client.change_state("deactivate")
+            assert not client.change_state("activate")  # the bogus QoS override raises
+            assert client.state() == "unconfigured", process.output()
+            assert client.set_parameters({"input_type": "raw"})[0].successful
+            assert client.change_state("configure") and client.change_state("activate")
+            assert client.node.count_publishers("/cam/saliency") == 1
+            assert client.node.count_publishers("/diagnostics") == 1
+            message = bgr8_message(clip[0].image, 5)
+            assert client.send(message, timeout_s=10.0) is not None, process.output()
     finally:
         process.stop()
 

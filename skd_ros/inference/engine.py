@@ -83,7 +83,7 @@ class SaliencyEngine:
         zeros = np.zeros((3, self.resolution, self.resolution), np.float32)
         try:
             self.predict(zeros, zeros)
-        except (ValueError, RuntimeError) as error:
+        except Exception as error:  # onnxruntime's own errors derive from Exception only
             raise ModelFileError(
                 f"{self.description.path}: the model does not run on {self.backend}/"
                 f"{self.device} ({error}); re-export it with `train export`"

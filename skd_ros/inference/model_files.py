@@ -61,6 +61,11 @@ def resolve_model_path(model: str | os.PathLike | None) -> Path:
     if model is None or str(model) == "":
         return default_model_path()
     path = Path(model).expanduser()
+    if path.is_dir():
+        raise ModelFileError(
+            f"model {path} is a directory; pass the exported model's .json file "
+            f"(e.g. {path / 'sst.json'}); {FIX_HINT}"
+        )
     return path if path.suffix == ".json" else path.with_suffix(".json")
 
 

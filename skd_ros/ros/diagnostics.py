@@ -1,7 +1,8 @@
 """The node's `/diagnostics` status (diagnostic_msgs/DiagnosticArray) from its counters.
 
 Level: OK while frames flow; WARN when frames were rejected or dropped since the last report,
-or when no frame arrived for a while; the message says which. Values carry the rates,
+or when no frame arrived for a while; ERROR when frames failed in processing (a node or model
+problem, not the camera's); the message says which. Values carry the rates,
 latency percentiles, counts, and the rejection and reset causes.
 """
 
@@ -11,6 +12,8 @@ from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
 from skd_ros.ros.stats import Snapshot
 
+PROCESSING_ERROR = "processing error"  # the rejection cause of a frame the node failed on
+
 
 def status_level(current: Snapshot, previous: Snapshot | None, state: str) -> tuple[bytes, str]:
     """(level, message) for a snapshot, judged against the previous report."""
@@ -18,7 +21,10 @@ def status_level(current: Snapshot, previous: Snapshot | None, state: str) -> tu
         return DiagnosticStatus.OK, f"{state}: not processing"
     before = previous or Snapshot(0.0, 0.0, {}, {}, 0, 0, 0, 0)
     problems = []
-    rejected = sum(current.rejected.values()) - sum(before.rejected.values())
+    failed = current.rejected.get(PROCESSING_ERROR, 0) - before.rejected.get(PROCESSING_ERROR, 0)
+    rejected = sum(current.rejected.values()) - sum(before.rejected.values()) - failed
+    if failed:
+        problems.append(f"{failed} frame(s) failed in processing (the log says why)")
     if rejected:
         problems.append(f"{rejected} malformed frame(s) rejected")
     dropped = (current.dropped - before.dropped) + (current.lost - before.lost)
@@ -29,7 +35,8 @@ def status_level(current: Snapshot, previous: Snapshot | None, state: str) -> tu
     elif current.seconds_since_input is not None and current.seconds_since_input > 2.0:
         problems.append(f"no input for {current.seconds_since_input:.1f} s")
     if problems:
-        return DiagnosticStatus.WARN, "; ".join(problems)
+        level = DiagnosticStatus.ERROR if failed else DiagnosticStatus.WARN
+        return level, "; ".join(problems)
     return DiagnosticStatus.OK, f"processing at {current.output_hz:.1f} Hz"
 
 

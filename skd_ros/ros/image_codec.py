@@ -52,6 +52,8 @@ JPEG_SOI, JPEG_EOI, JPEG_SOS = b"\xff\xd8", b"\xff\xd9", b"\xff\xda"
 MAX_COMPRESSED_PIXELS = 64_000_000
 JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# after 0xFF: a fill byte (0xFF), or a marker without a length field (TEM, RST0-7)
+JPEG_FILL_OR_STANDALONE = {0xFF, 0x01, *range(0xD0, 0xD8)}
 
 
 class MalformedImage(ValueError):
@@ -106,6 +108,17 @@ def check_image(msg) -> None:
         raise MalformedImage("empty image", f"{msg.width}x{msg.height} pixels")
     channels, itemsize = _pixel_layout(msg.encoding)
     row = msg.width * channels * itemsize
+    if msg.encoding in NV_CODES and (msg.width % 2 or msg.height % 2):
+        raise MalformedImage(
+            "odd size",
+            f"{msg.width}x{msg.height} {msg.encoding}: its chroma plane needs an "
+            "even width and height",
+        )
+    if msg.step % itemsize:
+        raise MalformedImage(
+            "step not a whole number of samples",
+            f"step {msg.step} B with {itemsize}-byte samples ({msg.encoding})",
+        )
     if msg.step < row:
         raise MalformedImage(
             "step too small",
@@ -138,6 +151,11 @@ def _pixel_layout(encoding: str) -> tuple[int, int]:
         _, _, typestr, channels = to_cvtype(encoding)
     except ImageFormatError:
         raise MalformedImage("unknown encoding", repr(encoding)) from None
+    if np.dtype(typestr).kind == "f":
+        raise MalformedImage(
+            "unknown encoding",
+            f"{encoding!r} holds floating-point values (depth or data), not camera pixels",
+        )
     if encoding in NV_CODES:
         return 1, 1
     return channels, np.dtype(typestr).itemsize
@@ -190,10 +208,10 @@ def _rosbags_to_bgr8(msg) -> np.ndarray:
     from rosbags.image import ImageError, image_to_cvimage
 
     unpadded = _unpadded(msg)
-    if msg.encoding in NV_CODES:  # rosbags-image reads only the Y plane of these
-        planes = unpadded.data.reshape(_rows(msg), msg.width)
-        return cv2.cvtColor(planes, NV_CODES[msg.encoding])
     try:
+        if msg.encoding in NV_CODES:  # rosbags-image reads only the Y plane of these
+            planes = unpadded.data.reshape(_rows(msg), msg.width)
+            return cv2.cvtColor(planes, NV_CODES[msg.encoding])
         image = image_to_cvimage(unpadded, "bgr8")
     except (ImageError, cv2.error, ValueError, TypeError) as error:
         raise MalformedImage("unconvertible encoding", f"{msg.encoding!r} ({error})") from None
@@ -275,17 +293,28 @@ def declared_size(data: bytes) -> tuple[int, int] | None:
     while data.startswith(JPEG_SOI) and position + 9 <= len(data):
         if data[position] != 0xFF:
             return None
+        if data[position + 1] in JPEG_FILL_OR_STANDALONE:  # no length field follows
+            position += 1 if data[position + 1] == 0xFF else 2
+            continue
         marker = data[position + 1]
         if marker in JPEG_SOF:
             height = int.from_bytes(data[position + 5 : position + 7], "big")
             return int.from_bytes(data[position + 7 : position + 9], "big"), height
+        if marker == JPEG_SOS[1]:  # scan data before any frame header
+            return None
         position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
     return None
 
 
 def _check_declared_size(data: bytes) -> None:
+    """Refuse an image whose header is unreadable or declares too many pixels, before
+    OpenCV decodes it (a decompression bomb need not have a header this parser reads)."""
     size = declared_size(data)
-    if size is not None and size[0] * size[1] > MAX_COMPRESSED_PIXELS:
+    if size is None:
+        raise MalformedImage(
+            "corrupt compressed data", "no readable image size in the JPEG/PNG header"
+        )
+    if size[0] * size[1] > MAX_COMPRESSED_PIXELS:
         raise MalformedImage(
             "compressed image too large",
             f"it declares {size[0]}x{size[1]} pixels, over the {MAX_COMPRESSED_PIXELS:,} "

@@ -33,6 +33,7 @@ from diagnostic_msgs.msg import DiagnosticArray
 from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
+from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
@@ -53,7 +54,7 @@ from skd_ros.inference.pairing import FIRST_FRAME
 from skd_ros.inference.peaks import find_regions
 from skd_ros.ros import messages, params
 from skd_ros.ros.camera_input import CameraInput, overridden_qos
-from skd_ros.ros.diagnostics import diagnostic_array
+from skd_ros.ros.diagnostics import PROCESSING_ERROR, diagnostic_array
 from skd_ros.ros.environment import reuse_large_buffers, settle_runtime
 from skd_ros.ros.image_codec import CameraFrame, MalformedImage, camera_frame
 from skd_ros.ros.latest import LatestSlot
@@ -113,13 +114,7 @@ class SaliencyNode(LifecycleNode):
 
     def __init__(self, **kwargs) -> None:
         super().__init__(NODE_NAME, **kwargs)
-        for spec in params.SPECS:
-            self.declare_parameter(spec.name, spec.default, params.descriptor(spec))
-        self.add_on_set_parameters_callback(self._check_parameters)
-        self.add_post_set_parameters_callback(self._apply_parameters)
-        self.settings = params.Settings.from_values(self._values())
         self.stats = NodeStats()
-        self._throttle = Throttle(self.settings.warn_throttle_s)
         self._slot: LatestSlot[ReceivedFrame] = LatestSlot()
         self._stop = threading.Event()
         self._worker: threading.Thread | None = None
@@ -134,15 +129,31 @@ class SaliencyNode(LifecycleNode):
         self._hinted = False
         self._previous_snapshot: Snapshot | None = None
         self.state = "unconfigured"
+        # checked before declaring: start-up values (-p, params file) get the same checks
+        self._declared = False
+        self.add_on_set_parameters_callback(self._check_parameters)
+        self._declare_parameters()
+        self._declared = True
+        self.add_post_set_parameters_callback(self._apply_parameters)
+        self.settings = params.Settings.from_values(self._values())
+        self._throttle = Throttle(self.settings.warn_throttle_s)
 
     # ---------------------------------------------------------------- parameters
+
+    def _declare_parameters(self) -> None:
+        """Declare every parameter; a bad start-up value raises `params.StartupError`."""
+        for spec in params.SPECS:
+            try:
+                self.declare_parameter(spec.name, spec.default, params.descriptor(spec))
+            except (InvalidParameterTypeException, InvalidParameterValueException) as error:
+                raise params.StartupError(spec, error) from None
 
     def _values(self) -> dict[str, params.Value]:
         return {spec.name: self.get_parameter(spec.name).value for spec in params.SPECS}
 
     def _check_parameters(self, changes: list[Parameter]) -> SetParametersResult:
         reasons = [r for p in changes if (r := params.check(p.name, p.value)) is not None]
-        for reason in reasons:
+        for reason in reasons if self._declared else ():  # at start-up: StartupError says it
             self.get_logger().warning(f"parameter refused: {reason}")
         return SetParametersResult(successful=not reasons, reason="; ".join(reasons))
 
@@ -264,6 +275,20 @@ class SaliencyNode(LifecycleNode):
         self.state = "finalized"
         return super().on_shutdown(state)
 
+    def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
+        """A transition failed unexpectedly: free everything, go back to unconfigured (from
+        where `configure` starts afresh, without duplicating publishers or timers)."""
+        try:
+            self._stop_processing()
+            self._release()
+        except Exception:
+            self.get_logger().error(f"cleaning up after an error failed:\n{traceback.format_exc()}")
+            self.state = "finalized"
+            return TransitionCallbackReturn.FAILURE
+        self.state = "unconfigured"
+        self.get_logger().error("a transition failed; the node is unconfigured (see above)")
+        return TransitionCallbackReturn.SUCCESS
+
     def _stop_processing(self) -> None:
         if self._subscription is not None:
             self._subscription.close()
@@ -327,8 +352,11 @@ class SaliencyNode(LifecycleNode):
             return
         except Exception as error:  # never let a frame stop the receiving thread
             self.stats.frame_received(received_ns, replaced_older=False)
-            self.stats.frame_rejected("processing error")
-            self._warn("processing error", f"{type(error).__name__}: {error}")
+            self.stats.frame_rejected(PROCESSING_ERROR)
+            self._warn(
+                PROCESSING_ERROR,
+                f"skipped a frame on {self._input_topic}: {type(error).__name__}: {error}",
+            )
             return
         item = ReceivedFrame(
             msg, frame, model_input, received_ns, time.thread_time_ns() - cpu_start
@@ -342,8 +370,12 @@ class SaliencyNode(LifecycleNode):
                 continue
             try:
                 self._process(item)
-            except Exception as error:  # keep running; the cause is logged, throttled
-                self._warn("processing error", f"{type(error).__name__}: {error}")
+            except Exception as error:  # keep running; counted, and logged throttled
+                self.stats.frame_rejected(PROCESSING_ERROR)
+                self._warn(
+                    PROCESSING_ERROR,
+                    f"a frame from {self._input_topic} failed: {type(error).__name__}: {error}",
+                )
 
     def _process(self, item: ReceivedFrame) -> None:
         cpu_start = time.thread_time_ns()
@@ -501,6 +533,9 @@ def main(argv: list[str] | None = None) -> int:
             code = 1
         else:
             rclpy.spin(node)
+    except params.StartupError as error:
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"start-up stopped: {error}")
+        code = 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:

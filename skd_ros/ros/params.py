@@ -144,6 +144,18 @@ SPECS: tuple[Spec, ...] = (
 BY_NAME = {spec.name: spec for spec in SPECS}
 
 
+class StartupError(ValueError):
+    """A start-up parameter value (`-p`, params file) that the node refuses."""
+
+    def __init__(self, spec: Spec, error: Exception) -> None:
+        text = str(error).removesuffix(f": {spec.name}")  # rclpy appends the name
+        text = text.split("Reason: ", 1)[-1]  # our own check's reason, when it refused
+        hint = ""
+        if isinstance(spec.default, float) and "expecting type" in text:
+            hint = "; ROS 2 parameters are typed: write floats with a decimal point, e.g. 1.0"
+        super().__init__(f"parameter {spec.name}: {text} (default {spec.default!r}{hint})")
+
+
 def check(name: str, value: object) -> str | None:
     """Why `value` is refused for parameter `name`, or None if it is acceptable."""
     spec = BY_NAME.get(name)
