@@ -282,14 +282,19 @@ def test_node_exits_cleanly_on_sigint(node, probe):
 # ------------------------------------------------------------------ processes of their own
 
 
-def test_missing_model_stops_start_up_naming_the_file(tmp_path, domain):
-    missing = tmp_path / "nowhere" / "model.json"
-    process = RosProcess("skd_ros.ros.node", node_args(missing), domain, tmp_path / "log")
+def _start_up_result(args: list[str], domain: int, tmp_path) -> tuple[int | None, str]:
+    """Exit code and output of a node process expected to stop during start-up."""
+    process = RosProcess("skd_ros.ros.node", args, domain, tmp_path / "log")
     try:
         code = process.wait(START_TIMEOUT_S)
     finally:
         process.stop()
-    output = process.output()
+    return code, process.output()
+
+
+def test_missing_model_stops_start_up_naming_the_file(tmp_path, domain):
+    missing = tmp_path / "nowhere" / "model.json"
+    code, output = _start_up_result(node_args(missing), domain, tmp_path)
     assert code == 1, output
     assert str(missing) in output and "train" in output
     assert "start-up stopped" in output
@@ -306,14 +311,7 @@ def test_missing_model_stops_start_up_naming_the_file(tmp_path, domain):
 def test_bad_start_up_parameter_stops_start_up_with_one_clear_line(
     tmp_path, domain, model_path, value, says
 ):
-    process = RosProcess(
-        "skd_ros.ros.node", node_args(model_path, "-p", value), domain, tmp_path / "log"
-    )
-    try:
-        code = process.wait(START_TIMEOUT_S)
-    finally:
-        process.stop()
-    output = process.output()
+    code, output = _start_up_result(node_args(model_path, "-p", value), domain, tmp_path)
     assert code == 1, output
     line = next(line for line in output.splitlines() if "start-up stopped" in line)
     assert value.split(":=")[0] in line and says in line, output
@@ -326,12 +324,8 @@ def test_corrupt_model_file_stops_start_up_naming_the_file(tmp_path, domain, mod
     onnx = tmp_path / model_path.with_suffix(".onnx").name
     onnx.write_bytes(onnx.read_bytes()[:-10])
     json_path = tmp_path / model_path.name
-    process = RosProcess("skd_ros.ros.node", node_args(json_path), domain, tmp_path / "log")
-    try:
-        code = process.wait(START_TIMEOUT_S)
-    finally:
-        process.stop()
-    assert code == 1 and str(onnx) in process.output() and "sha256" in process.output()
+    code, output = _start_up_result(node_args(json_path), domain, tmp_path)
+    assert code == 1 and str(onnx) in output and "sha256" in output
 
 
 def test_managed_start_and_qos_override_with_an_incompatible_camera(tmp_path, model_path):
