@@ -68,6 +68,13 @@ def export_sst(
     Files are written to temporary names and renamed, so an interrupted export leaves the
     previous files intact.
     """
+    if not name or Path(name).name != name or name in (".", ".."):
+        raise ValueError(f"model name {name!r} must be a plain file name, without folders")
+    if not all(bool(torch.isfinite(t).all()) for t in model.state_dict().values()):
+        raise ValueError(
+            "the model's weights contain NaN or infinity (its training diverged); retrain "
+            "it with a lower learning rate"
+        )
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     paths = ExportedModel(
@@ -77,8 +84,8 @@ def export_sst(
     _atomic(paths.weights, lambda tmp: save_file(_contiguous_state(model), str(tmp)))
     _atomic(paths.onnx, lambda tmp: _export_onnx(model, tmp))
     error = onnx_parity_error(model, paths.onnx)
-    if error > PARITY_TOLERANCE:
-        raise RuntimeError(
+    if not error <= PARITY_TOLERANCE:  # NaN fails too
+        raise ValueError(
             f"ONNX export of {paths.onnx} differs from torch by {error:.2e} "
             f"(tolerance {PARITY_TOLERANCE:.0e}); the file is not usable"
         )

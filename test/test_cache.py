@@ -189,6 +189,25 @@ def test_corrupt_frame_is_left_out_and_pairs_skip_it(dataset, tmp_path):
     assert fine.calls == 3 * FRAMES - 1
 
 
+@pytest.mark.parametrize("unreadable", [0, 2])  # the first or the last video
+def test_a_video_without_any_readable_frame_is_left_out(dataset, tmp_path, unreadable):
+    root = tmp_path / "data"
+    shutil.copytree(dataset, root)
+    videos = scan_avs1k(root, "trainSet")
+    for frame in videos[unreadable].frames:
+        frame.write_bytes(b"garbage")
+    cache = build_cache(videos, SIDE, [], tmp_path / "cache", progress=False)
+    assert len(cache) == 2 * FRAMES
+    assert cache.videos[unreadable]["count"] == 0
+    kept = [v for v in cache.videos if v["count"]]
+    for video in kept:  # each kept video's first frame pairs with itself, the rest causally
+        first = video["first"]
+        assert cache.previous[first] == first
+        assert list(cache.previous[first + 1 : first + FRAMES]) == list(
+            range(first, first + FRAMES - 1)
+        )
+
+
 def test_precomputed_teacher_maps_line_up_with_frames(videos, tmp_path):
     folder = tmp_path / "maps"
     for video in videos:

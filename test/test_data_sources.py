@@ -99,6 +99,23 @@ def test_count_mismatch_names_both_counts(avs1k_copy):
         scan_avs1k(avs1k_copy, "trainSet")
 
 
+def test_a_renamed_map_is_not_silently_paired_with_the_wrong_frame(avs1k_copy):
+    name = scan_avs1k(avs1k_copy, "trainSet")[1].name
+    maps = sorted((avs1k_copy / "AVS1K" / "trainSet" / "Ground" / name).iterdir())
+    renamed = maps[1].with_name(maps[1].name.replace(maps[1].stem, maps[1].stem + "7"))
+    maps[1].rename(renamed)  # same count, but frame 1 would get frame 2's map
+    with pytest.raises(LayoutError, match=r"is paired with .* their names disagree"):
+        scan_avs1k(avs1k_copy, "trainSet")
+
+
+def test_frames_and_maps_may_differ_in_prefix_and_extension_but_not_number(avs1k_copy):
+    video = scan_avs1k(avs1k_copy, "trainSet")[0]
+    frames_dir = video.frames[0].parent
+    for frame in sorted(frames_dir.iterdir()):  # Video_0001_00001.png -> img_00001.jpg
+        frame.rename(frames_dir / f"img_{frame.stem.rsplit('_', 1)[-1]}.jpg")
+    assert len(scan_avs1k(avs1k_copy, "trainSet")[0].frames) == len(video.frames)
+
+
 def test_empty_video_missing_split_and_wrong_root_are_named(avs1k_copy, tmp_path):
     empty = avs1k_copy / "AVS1K" / "trainSet" / "Frame" / "Human_9999"
     empty.mkdir()
@@ -269,3 +286,18 @@ def test_bag_is_split_at_time_jumps(tmp_path):
     assert [v.name for v in videos] == ["jumps_cam_part01", "jumps_cam_part02", "jumps_cam_part03"]
     assert [s.stamp_ns for s in videos[1].samples()] == stamps[3:5]
     assert len({v.source_id for v in videos}) == 3
+
+
+def test_unreadable_or_empty_bags_are_named_with_a_fix(tmp_path):
+    from rosbags.rosbag2 import Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    store = get_typestore(Stores.LATEST)
+    empty = tmp_path / "empty"
+    with Writer(empty, version=8) as writer:
+        writer.add_connection("/cam/image", "sensor_msgs/msg/Image", typestore=store)
+    with pytest.raises(LayoutError, match=r"image topic /cam/image holds no message"):
+        bag_videos(empty)
+    (empty / "metadata.yaml").write_text("rosbag2_bagfile_information: [unclosed\n")
+    with pytest.raises(LayoutError, match=r"(?s)cannot be read as a rosbag2 bag.*reindex"):
+        bag_videos(empty)

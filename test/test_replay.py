@@ -129,3 +129,26 @@ def test_replay_names_the_topics_when_the_requested_one_is_missing(domain, clip,
     code, output = run_replay([str(bag), "--topic", "/nope", "--wait", "1"], domain, tmp_path / "l")
     assert code == 1
     assert "/nope" in output and BAG_TOPIC in output
+
+
+def test_replay_refuses_odd_pacing_and_unreadable_bags_in_one_line(domain, clip, tmp_path):
+    bag = write_bag(tmp_path / "input", clip[:2], "sqlite3")
+    for extra, says in (
+        (["--rate", "1e-300"], "--rate must be a speed factor"),
+        (["--rate", "nan"], "--rate must be a speed factor"),
+        (["--wait", "-5"], "--wait must be"),
+    ):
+        code, output = run_replay([str(bag), *extra], domain, tmp_path / "l")
+        assert code == 2 and says in output and "Traceback" not in output, output
+    (bag / "metadata.yaml").write_text("rosbag2_bagfile_information: [unclosed\n")
+    code, output = run_replay([str(bag), "--wait", "1"], domain, tmp_path / "l")
+    assert code == 1 and "cannot be read as a rosbag2 bag" in output, output
+    assert "Traceback" not in output, output
+
+
+def test_a_message_too_short_for_a_header_has_no_stamp():
+    from skd_ros.ros.replay import cdr_stamp_ns
+
+    header = b"\x00\x01\x00\x00" + (5).to_bytes(4, "little") + (7).to_bytes(4, "little")
+    assert cdr_stamp_ns(header) == 5_000_000_007
+    assert cdr_stamp_ns(b"\x00\x01") is None and cdr_stamp_ns(b"") is None

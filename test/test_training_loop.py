@@ -55,11 +55,25 @@ def test_shipped_yaml_loads_and_overrides_apply():
         ("nonsense", "section.key=value"),
         ("teachers.stage0_input_size=[770, 448]", "multiples of 32"),
         ("teachers.stage0_input_size=[768]", "stage0_input_size"),
+        ("optim.lr=.inf", "optim.lr=inf is invalid"),
+        ("stage1.epochs=true", "stage1.epochs=True should be int"),
+        ("teachers.stage0_batch_size=0", "teachers.stage0_batch_size=0 is invalid"),
+        ("model.resolution=30", "multiple of 4"),  # refused before any data or stage 0
+        ("model.variant=wide", "unknown variant"),
+        ("optim={lrr: 5}", "unknown key 'optim.lrr'"),  # nested: the section is named
+        ("optim.mu=[0", "not valid YAML"),
     ],
 )
 def test_bad_settings_are_refused_with_the_key(override, message):
     with pytest.raises(ValueError, match=message):
         load_config(None, [override])
+
+
+def test_a_yaml_syntax_error_names_the_file(tmp_path):
+    path = tmp_path / "broken.yaml"
+    path.write_text("optim:\n  lr: [0.1\n")
+    with pytest.raises(ValueError, match=f"{path} is not valid YAML"):
+        load_config(path)
 
 
 def test_epoch_batches_are_a_seeded_permutation_split_across_processes():
@@ -88,7 +102,7 @@ def test_students_and_sst_learn_a_visible_target(tmp_path):
     assert isinstance(sst, Sst)
 
 
-def test_resume_continues_to_the_same_weights(tmp_path):
+def test_resume_continues_to_the_same_weights(tmp_path, capsys):
     frames, previous, targets = blob_data()
     config = ModelConfig(resolution=32)
     data = PairBatches(frames, previous, targets, teacher=targets)
@@ -97,12 +111,39 @@ def test_resume_continues_to_the_same_weights(tmp_path):
     assert load_checkpoint(tmp_path / "b" / CHECKPOINT).epoch == 1
     with pytest.raises(FileExistsError, match="--resume"):
         train_student("spatial", config, data, 0.5, settings(3), tmp_path / "b", CPU)
+    capsys.readouterr()
     resumed = train_student(
         "spatial", config, data, 0.5, settings(3, resume=True), tmp_path / "b", CPU
     )
+    said = capsys.readouterr().out
+    assert f"resuming from {tmp_path / 'b' / CHECKPOINT}: 1 of 3 epoch(s) already done" in said
     for key, value in straight.state_dict().items():
         assert torch.allclose(resumed.state_dict()[key], value, atol=1e-6), key
     assert len((tmp_path / "b" / LOG).read_text().splitlines()) == 3
+
+
+def test_a_diverging_loss_stops_training_before_saving_garbage(tmp_path):
+    from skd_ros.training.loop import TrainingDiverged
+
+    frames, previous, targets = blob_data()
+    data = PairBatches(frames, previous, targets, teacher=targets)
+    diverging = LoopSettings(epochs=2, batch_size=16, lr=1e30, seed=0, progress=False)
+    with pytest.raises(TrainingDiverged, match=r"loss became (nan|inf).*Lower the learning rate"):
+        train_student("spatial", ModelConfig(resolution=32), data, 0.5, diverging, tmp_path, CPU)
+    assert not (tmp_path / CHECKPOINT).exists()  # nothing of the diverged epoch is kept
+
+
+def test_export_refuses_non_finite_weights_and_names_with_folders(tmp_path):
+    from skd_ros.export import export_sst
+
+    model = Sst(ModelConfig(resolution=32))
+    with pytest.raises(ValueError, match="plain file name"):
+        export_sst(model, tmp_path / "export", "../sst")
+    with torch.no_grad():
+        next(model.parameters()).fill_(float("nan"))
+    with pytest.raises(ValueError, match="NaN or infinity"):
+        export_sst(model, tmp_path / "export", "sst")
+    assert not (tmp_path / "export").exists()
 
 
 def test_corrupt_checkpoint_names_the_file(tmp_path):

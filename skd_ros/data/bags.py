@@ -64,10 +64,16 @@ def find_bags(path: Path) -> list[Path]:
 
 
 def _open(bag: Path):
-    from rosbags.highlevel import AnyReader
+    from rosbags.highlevel import AnyReader, AnyReaderError
 
     reader = AnyReader([bag], default_typestore=_typestore())
-    reader.open()
+    try:
+        reader.open()
+    except AnyReaderError as error:  # broken metadata.yaml, truncated .db3 / .mcap
+        raise LayoutError(
+            f"{bag} cannot be read as a rosbag2 bag ({error}); check that recording finished "
+            "cleanly (`ros2 bag reindex` can repair a bag cut off while recording)"
+        ) from None
     return reader
 
 
@@ -116,6 +122,8 @@ def bag_videos(
             segments = _segments(reader, chosen, int(max_gap_s * 1e9))
         finally:
             reader.close()
+        if not segments:
+            raise LayoutError(f"{bag}: its image topic {chosen} holds no message")
         base = f"{bag.name}{chosen.replace('/', '_')}"
         bag_id = _bag_files_id(bag)
         for number, (start_ordinal, start_time, ordinals) in enumerate(segments):

@@ -278,9 +278,24 @@ class FileVideo:
 
 
 def check_counts(frames_dir: Path, frames: list, other_dir: Path, others: list, what: str) -> None:
-    """Refuse a frame folder and a map folder with different file counts, naming both."""
+    """Refuse a frame folder and a map folder with different file counts, or whose files,
+    paired by sorted name, disagree on their names (same stem, or at least the same frame
+    number: `img_0007.jpg` goes with `0007.png`, not with `0009.png`), naming both."""
     if len(frames) != len(others):
         raise LayoutError(
             f"{frames_dir} has {len(frames)} frames but {other_dir} has {len(others)} {what}; "
             f"expected one {what[:-1]} per frame, paired by sorted name"
         )
+    for frame, other in zip(frames, others, strict=True):
+        if not _same_frame(Path(frame).stem, Path(other).stem):
+            raise LayoutError(
+                f"{frame} is paired with {other} (sorted by name), but their names disagree; "
+                f"give each frame the {what[:-1]} of the same name or frame number"
+            )
+
+
+def _same_frame(a: str, b: str) -> bool:
+    if a == b:
+        return True
+    numbers_a, numbers_b = re.findall(r"\d+", a), re.findall(r"\d+", b)
+    return bool(numbers_a and numbers_b) and int(numbers_a[-1]) == int(numbers_b[-1])

@@ -20,6 +20,7 @@ Relative topic names resolve in the replay node's namespace (`-r __ns:=...`).
 from __future__ import annotations
 
 import argparse
+import math
 import queue
 import struct
 import sys
@@ -31,9 +32,12 @@ from pathlib import Path
 import rclpy
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rosbags.highlevel import AnyReaderError
 
 from skd_ros.data.bags import COMPRESSED, IMAGE, STORAGES, find_bags
 from skd_ros.ros.environment import reuse_large_buffers
+
+MIN_RATE = 0.001  # slowest speed factor: 1000x slower than recorded
 
 # Types this tool will publish or record; anything else in a bag or the graph is refused
 # (names come from data, so they are never used to import arbitrary modules).
@@ -58,8 +62,11 @@ def message_class(msgtype: str):
     return getattr(importlib.import_module(module), name)
 
 
-def cdr_stamp_ns(raw: bytes) -> int:
-    """Header stamp (ns) of a serialized message whose first field is a std_msgs/Header."""
+def cdr_stamp_ns(raw: bytes) -> int | None:
+    """Header stamp (ns) of a serialized message whose first field is a std_msgs/Header;
+    None when the message is too short to hold one (a malformed recording)."""
+    if len(raw) < 12:
+        return None
     little = raw[1] & 1  # encapsulation kind: CDR_LE = 0x0001, CDR_BE = 0x0000
     sec, nanosec = struct.unpack_from("<iI" if little else ">iI", raw, 4)
     return sec * 1_000_000_000 + nanosec
@@ -322,11 +329,13 @@ def _play(reader, connection, publisher, clock_publisher, recorder, pacing, summ
         if pacing.rate is not None and not pacing.lockstep:
             due = start_wall + (log_time - first_log_time) / 1e9 / pacing.rate
             time.sleep(max(0.0, due - time.monotonic()))
-        if clock_publisher is not None:
-            _publish_clock(clock_publisher, cdr_stamp_ns(raw))
+        stamp = cdr_stamp_ns(raw)  # None: malformed, sent as recorded, nothing to wait for
+        if clock_publisher is not None and stamp is not None:
+            _publish_clock(clock_publisher, stamp)
         publisher.publish(raw)
         summary.sent += 1
-        if pacing.lockstep and not recorder.wait_for_stamp(cdr_stamp_ns(raw), pacing.timeout_s):
+        waited = pacing.lockstep and stamp is not None
+        if waited and not recorder.wait_for_stamp(stamp, pacing.timeout_s):
             summary.lockstep_timeouts += 1
     summary.seconds = time.monotonic() - start_wall
 
@@ -374,8 +383,15 @@ def main(argv: list[str] | None = None) -> int:
         index = argv.index("--ros-args")
         argv, ros_args = argv[:index], argv[index:]
     args = parse_args(argv)
-    if args.rate is not None and args.rate <= 0:
-        print("replay: --rate must be positive", file=sys.stderr)
+    if args.rate is not None and not (math.isfinite(args.rate) and args.rate >= MIN_RATE):
+        print(
+            f"replay: --rate must be a speed factor >= {MIN_RATE:g} (1.0: as recorded; "
+            "--max-rate: as fast as possible)",
+            file=sys.stderr,
+        )
+        return 2
+    if not (math.isfinite(args.wait) and args.wait >= 0):
+        print("replay: --wait must be a number of seconds >= 0", file=sys.stderr)
         return 2
     try:
         summary = replay(
@@ -397,9 +413,15 @@ def main(argv: list[str] | None = None) -> int:
     except (TimeoutError, ValueError, FileExistsError, RuntimeError) as error:
         print(f"replay: {error}", file=sys.stderr)
         return 1
+    except AnyReaderError as error:
+        print(f"replay: {args.bag} cannot be read as a rosbag2 bag: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         return 130
     print("\n".join(summary.lines()))
+    if summary.sent == 0:
+        print(f"replay: {args.bag} has no message on its image topic", file=sys.stderr)
+        return 1
     return 0
 
 

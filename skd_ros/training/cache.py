@@ -399,7 +399,8 @@ def _build_inputs(videos, resolution, teachers, entry: Path, key: str, progress,
         video_of_row = np.repeat(np.arange(len(videos), dtype=np.int32), counts)
         previous = np.arange(len(rows), dtype=np.int64)
         previous[1:] -= 1
-        previous[firsts] = firsts
+        starts_of_videos = firsts[np.asarray(counts) > 0]  # a video left out has no rows
+        previous[starts_of_videos] = starts_of_videos
         np.save(temp / "video.npy", video_of_row)
         np.save(temp / "previous.npy", previous)
         for teacher in teachers:

@@ -119,9 +119,16 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return _dispatch(args)
-    except (ValueError, FileNotFoundError, FileExistsError, ModelFileError) as exc:
+    except (ValueError, OSError, ModelFileError) as exc:  # OSError: a path that cannot be used
         print(f"train {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        hint = " (every finished epoch is saved: rerun it with --resume)"
+        print(
+            f"train {args.command}: interrupted{hint if args.command == 'run' else ''}",
+            file=sys.stderr,
+        )
+        return 130
 
 
 def _dispatch(args: argparse.Namespace) -> int:

@@ -8,6 +8,7 @@ YAML scalars, so numbers, booleans and lists work as expected.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,15 +94,31 @@ class TrainConfig:
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings with the key, the value and what is allowed."""
+        self._validate_model()
+        positive_int = "an integer >= 1"
         checks = [
             (self.data.source in DATA_SOURCES, "data.source", f"one of {DATA_SOURCES}"),
             (self.data.bag_stride >= 1, "data.bag_stride", "an integer >= 1"),
             (0.0 <= self.optim.mu <= 1.0, "optim.mu", "a number in [0, 1]"),
-            (self.optim.lr > 0, "optim.lr", "a positive number"),
-            (self.optim.batch_size >= 1, "optim.batch_size", "an integer >= 1"),
+            (_finite_positive(self.optim.lr), "optim.lr", "a finite positive number"),
+            (self.optim.batch_size >= 1, "optim.batch_size", positive_int),
             (self.optim.workers >= 0, "optim.workers", "an integer >= 0"),
             (self.stage1.epochs >= 0, "stage1.epochs", "an integer >= 0"),
             (self.stage2.epochs >= 0, "stage2.epochs", "an integer >= 0"),
+            (self.teachers.stage0_epochs >= 0, "teachers.stage0_epochs", "an integer >= 0"),
+            (
+                _finite_positive(self.teachers.stage0_lr),
+                "teachers.stage0_lr",
+                "a finite positive number",
+            ),
+            (self.teachers.stage0_batch_size >= 1, "teachers.stage0_batch_size", positive_int),
+            (self.threads >= 0, "threads", "an integer >= 0 (0: torch's default)"),
+            (
+                all(isinstance(n, int) and n >= 0 for n in self.data.synthetic_videos)
+                and len(self.data.synthetic_videos) == 3,
+                "data.synthetic_videos",
+                "[train, valid, test] video counts, integers >= 0",
+            ),
             (
                 _deep_input_size_ok(self.teachers.stage0_input_size),
                 "teachers.stage0_input_size",
@@ -113,9 +130,25 @@ class TrainConfig:
                 raise ValueError(f"{key}={_get(self, key)!r} is invalid: expected {allowed}")
         return self
 
+    def _validate_model(self) -> None:
+        """The model section, checked now rather than after hours of stage 0."""
+        from skd_ros.models.config import ModelConfig
+
+        try:
+            ModelConfig.variant(self.model.variant, self.model.resolution)
+        except ValueError as error:
+            raise ValueError(
+                f"model (resolution={self.model.resolution!r}, "
+                f"variant={self.model.variant!r}) is invalid: {error}"
+            ) from None
+
     def to_dict(self) -> dict:
         """Plain dict, for logs and exported metadata."""
         return dataclasses.asdict(self)
+
+
+def _finite_positive(value: float) -> bool:
+    return math.isfinite(value) and value > 0
 
 
 def _deep_input_size_ok(size: Any) -> bool:
@@ -133,7 +166,10 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"training config {path} does not exist")
-        data = yaml.safe_load(path.read_text()) or {}
+        try:
+            data = yaml.safe_load(path.read_text()) or {}
+        except yaml.YAMLError as error:
+            raise ValueError(f"{path} is not valid YAML: {error}") from None
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of sections at the top level")
         _update(config, data, str(path))
@@ -141,7 +177,11 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"override {item!r} is not of the form section.key=value")
-        _set(config, key.strip(), yaml.safe_load(value))
+        try:
+            parsed = yaml.safe_load(value)
+        except yaml.YAMLError as error:
+            raise ValueError(f"override {item!r}: the value is not valid YAML ({error})") from None
+        _set(config, key.strip(), parsed)
     return config.validate()
 
 
@@ -150,17 +190,20 @@ def _update(target: Any, data: dict, where: str) -> None:
         _set(target, key, value, where)
 
 
-def _set(target: Any, dotted: str, value: Any, where: str = "override") -> None:
+def _set(target: Any, dotted: str, value: Any, where: str = "override", section: str = "") -> None:
+    """Set `dotted` (relative to `target`, which is the config's `section`) to `value`."""
+    shown = f"{section}{dotted}"  # the key as written from the top, for messages
     *parents, name = dotted.split(".")
     for part in parents:
-        target = _field(target, part, dotted, where)
-    current = _field(target, name, dotted, where)
+        target = _field(target, part, shown, where)
+    current = _field(target, name, shown, where)
     if dataclasses.is_dataclass(current):
         if not isinstance(value, dict):
-            raise ValueError(f"{where}: {dotted} is a section; give it a mapping")
-        _update(current, {f"{k}": v for k, v in value.items()}, where)
+            raise ValueError(f"{where}: {shown} is a section; give it a mapping")
+        for key, sub in value.items():
+            _set(current, str(key), sub, where, f"{shown}.")
         return
-    setattr(target, name, _coerce(current, value, dotted, where))
+    setattr(target, name, _coerce(current, value, shown, where))
 
 
 def _field(target: Any, name: str, dotted: str, where: str) -> Any:
@@ -173,6 +216,10 @@ def _field(target: Any, name: str, dotted: str, where: str) -> Any:
 def _coerce(current: Any, value: Any, dotted: str, where: str) -> Any:
     if isinstance(current, bool) or current is None:
         return value
+    if isinstance(value, bool):  # YAML's true/false are ints to Python: not a count
+        raise ValueError(
+            f"{where}: {dotted}={value!r} should be {type(current).__name__} like {current!r}"
+        )
     if isinstance(current, float) and isinstance(value, int):
         return float(value)
     if isinstance(current, list) and isinstance(value, list):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +54,12 @@ def fit(
     model = model.to(context.device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
     state = _restore(model, optimizer, stage_dir, settings.resume)
+    if state.epoch and context.is_main:
+        print(
+            f"[{name}] resuming from {stage_dir / CHECKPOINT}: "
+            f"{state.epoch} of {settings.epochs} epoch(s) already done",
+            flush=True,
+        )
     wrapped = distributed.wrap(model, context)
     sampler = EpochBatches(
         len(data), settings.batch_size, settings.seed, context.rank, context.world_size
@@ -104,6 +111,7 @@ def _run_epoch(model, loss_fn, batches, optimizer, context, settings, name, epoc
     for batch in bar:
         batch = {k: _to_device(v, context.device) for k, v in batch.items()}
         loss = loss_fn(model, batch)
+        _check_finite(loss.item(), name, epoch, settings)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -122,6 +130,19 @@ def _run_epoch(model, loss_fn, batches, optimizer, context, settings, name, epoc
         "seconds": round(seconds, 3),
         "frames_per_second": round(frames / max(seconds, 1e-9), 1),
     }
+
+
+class TrainingDiverged(ValueError):
+    """The loss became NaN or infinite: the weights would be garbage from here on."""
+
+
+def _check_finite(loss: float, name: str, epoch: int, settings: LoopSettings) -> None:
+    if not math.isfinite(loss):
+        raise TrainingDiverged(
+            f"{name}: the loss became {loss} in epoch {epoch + 1}, so training stopped; "
+            f"epoch {epoch + 1} is not saved (the checkpoint holds the {epoch} before it). "
+            f"Lower the learning rate (now {settings.lr:g}) and train into a new --output"
+        )
 
 
 def _to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
