@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from skd_ros.inference.model_files import checked_file, read_description
 from skd_ros.models import ModelConfig, Sst
 from skd_ros.package_files import sha256_of
 from skd_ros.reduction import INTERMEDIATE_SIDE
@@ -108,43 +109,14 @@ def export_sst(
 
 
 def read_metadata(path: Path) -> dict:
-    """Load and validate an exported model's JSON; errors name the file and the fix."""
-    path = Path(path)
-    if path.suffix != ".json":
-        path = path.with_suffix(".json")
-    if not path.is_file():
-        raise FileNotFoundError(
-            f"model description {path} does not exist; export a model with "
-            "`train export` or use the packaged default in share/skd_ros/models"
-        )
-    try:
-        metadata = json.loads(path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"{path} is not valid JSON ({exc}); re-export the model") from exc
-    if not isinstance(metadata, dict) or metadata.get("format") != FORMAT:
-        raise ValueError(f"{path} is not an skd_ros model description (format != {FORMAT!r})")
-    if metadata.get("format_version", 0) > FORMAT_VERSION:
-        raise ValueError(
-            f"{path} has format version {metadata['format_version']}, newer than this "
-            f"skd_ros understands ({FORMAT_VERSION}); upgrade skd_ros"
-        )
-    return metadata
+    """Load and validate an exported model's JSON (`ModelFileError` names the file and fix)."""
+    return read_description(path).metadata
 
 
 def model_file(metadata_path: Path, kind: str) -> Path:
     """Path of the 'onnx' or 'weights' file that a model description points to, checked."""
-    metadata_path = Path(metadata_path).with_suffix(".json")
-    metadata = read_metadata(metadata_path)
-    path = metadata_path.parent / metadata["files"][kind]
-    if not path.is_file():
-        raise FileNotFoundError(f"{metadata_path} refers to {path}, which does not exist")
-    expected = metadata["files"].get("sha256", {}).get(path.name)
-    if expected and sha256_of(path) != expected:
-        raise ValueError(
-            f"{path} does not match the checksum in {metadata_path}: the file is corrupt or "
-            "was replaced; re-export the model"
-        )
-    return path
+    description = read_description(metadata_path)
+    return checked_file(description.path, description.metadata, kind)
 
 
 def load_sst(metadata_path: Path) -> Sst:

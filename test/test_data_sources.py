@@ -157,6 +157,14 @@ def test_frame_folders_with_fixations(tmp_path):
     assert len(scan_frame_folders(tmp_path / "Human_0040")) == 1  # a single video folder
 
 
+def test_a_video_folder_with_a_miscased_images_folder_is_not_skipped(tmp_path):
+    specs = [ClipSpec(40, "Human", FRAMES, **SIZE), ClipSpec(41, "Others", FRAMES, **SIZE)]
+    write_frame_folders(tmp_path, specs)
+    (tmp_path / "Others_0041" / "images").rename(tmp_path / "Others_0041" / "Images")
+    with pytest.raises(LayoutError, match=r"Others_0041/Images: folder names are case-sensitive"):
+        scan_frame_folders(tmp_path)
+
+
 def test_frame_folder_errors(tmp_path):
     write_frame_folders(tmp_path, [ClipSpec(42, "Vehicle", FRAMES, **SIZE)])
     video = tmp_path / "Vehicle_0042"

@@ -15,6 +15,7 @@ from skd_ros.export import (
     onnx_parity_error,
     read_metadata,
 )
+from skd_ros.inference.model_files import ModelFileError
 from skd_ros.models import ModelConfig, Sst
 
 
@@ -63,22 +64,22 @@ def test_corrupt_or_missing_files_are_reported_with_their_path(exported, tmp_pat
         (tmp_path / source.name).write_bytes(source.read_bytes())
     weights = tmp_path / paths.weights.name
     weights.write_bytes(weights.read_bytes()[:-10] + b"0123456789")
-    with pytest.raises(ValueError, match="checksum"):
+    with pytest.raises(ModelFileError, match="sha256"):
         model_file(tmp_path / paths.metadata.name, "weights")
     (tmp_path / paths.onnx.name).unlink()
-    with pytest.raises(FileNotFoundError, match="sst.onnx"):
+    with pytest.raises(ModelFileError, match="sst.onnx"):
         model_file(tmp_path / paths.metadata.name, "onnx")
-    with pytest.raises(FileNotFoundError, match="does not exist"):
+    with pytest.raises(ModelFileError, match="does not exist"):
         read_metadata(tmp_path / "missing.json")
 
 
 def test_foreign_or_broken_json_is_refused(tmp_path):
     (tmp_path / "a.json").write_text("{not json")
-    with pytest.raises(ValueError, match="not valid JSON"):
+    with pytest.raises(ModelFileError, match="not a readable JSON"):
         read_metadata(tmp_path / "a.json")
     (tmp_path / "b.json").write_text(json.dumps({"format": "something-else"}))
-    with pytest.raises(ValueError, match="not an skd_ros model"):
+    with pytest.raises(ModelFileError, match="not an skd_ros model"):
         read_metadata(tmp_path / "b.json")
     (tmp_path / "c.json").write_text(json.dumps({"format": "skd_ros.sst", "format_version": 99}))
-    with pytest.raises(ValueError, match="upgrade skd_ros"):
+    with pytest.raises(ModelFileError, match="upgrade skd_ros"):
         read_metadata(tmp_path / "c.json")

@@ -14,6 +14,7 @@ from skd_ros.inference import pairing
 from skd_ros.inference.engine import BackendError, SaliencyEngine, SaliencyStream
 from skd_ros.inference.model_files import ModelFileError, read_description
 from skd_ros.inference.peaks import REGION_DTYPE, REGION_FIELDS, find_regions
+from skd_ros.package_files import sha256_of
 from skd_ros.preprocess import prepare_frame
 
 
@@ -61,12 +62,13 @@ def test_corrupt_onnx_is_caught_by_its_checksum(model_path, tmp_path):
     assert str(onnx) in str(error.value)
 
 
-def test_unloadable_onnx_without_checksum_names_the_file(model_path, tmp_path):
+def test_unloadable_onnx_with_a_matching_checksum_names_the_file(model_path, tmp_path):
     json_path = _copy_model(model_path, tmp_path)
+    onnx = json_path.with_suffix(".onnx")
+    onnx.write_bytes(b"not an onnx model")
     metadata = json.loads(json_path.read_text())
-    metadata["files"].pop("sha256")
+    metadata["files"]["sha256"][onnx.name] = sha256_of(onnx)  # replaced along with its record
     json_path.write_text(json.dumps(metadata))
-    json_path.with_suffix(".onnx").write_bytes(b"not an onnx model")
     with pytest.raises(ModelFileError, match="not a loadable ONNX model") as error:
         SaliencyEngine(json_path)
     assert str(json_path.with_suffix(".onnx")) in str(error.value)
@@ -86,6 +88,28 @@ def test_a_description_that_does_not_match_its_onnx_names_the_file(model_path, t
     with pytest.raises(ModelFileError, match="does not run") as error:
         SaliencyEngine(json_path)
     assert str(json_path) in str(error.value) and "train export" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("edit", "match"),
+    [
+        (lambda files: files.pop("sha256"), "records no sha256"),  # no silent opt-out
+        (lambda files: files["sha256"].pop(files["onnx"]), "records no sha256"),
+        (lambda files: files.update(onnx="/etc/other.onnx"), "must name a file in the same"),
+        (lambda files: files.update(sha256="abc"), "records no sha256"),
+        (lambda files: files.update(weights=3), "must name a file in the same"),
+    ],
+)
+def test_a_description_must_name_and_checksum_its_files_beside_it(
+    model_path, tmp_path, edit, match
+):
+    json_path = _copy_model(model_path, tmp_path)
+    metadata = json.loads(json_path.read_text())
+    edit(metadata["files"])
+    json_path.write_text(json.dumps(metadata))
+    with pytest.raises(ModelFileError, match=match) as error:
+        read_description(json_path)
+    assert str(json_path) in str(error.value)
 
 
 @pytest.mark.parametrize(

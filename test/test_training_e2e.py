@@ -120,6 +120,27 @@ def test_export_publishes_the_run_with_its_provenance(synthetic_run, workdir, tm
     assert "history" not in info  # it stays in the run folder
 
 
+def test_export_of_a_damaged_run_folder_is_one_clear_line(synthetic_run, workdir, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "config.json").write_text('{"data": {}}')  # edited: no model section
+    for extra, says in (
+        ([], "is not the config a `train run` writes"),
+        (["--out", "/dev/null/x"], "Not a directory"),  # a path that cannot be a folder
+        (["--name", "../x"], "plain file name"),
+    ):
+        source = run if not extra else synthetic_run
+        result = subprocess.run(
+            [str(TRAIN), "export", "--run", str(source), *extra],
+            cwd=workdir,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert result.returncode == 2 and says in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr, result.stderr
+
+
 def test_training_from_a_recorded_bag(workdir, tmp_path):
     frames = [
         f.image for s in range(4) for f in generate_clip(ClipSpec(s, "Vehicle", 12, 320, 180))

@@ -151,6 +151,19 @@ def test_corrupt_checkpoint_names_the_file(tmp_path):
     path.write_bytes(b"not a checkpoint")
     with pytest.raises(ValueError, match=str(path)):
         load_checkpoint(path)
+    for payload in (3, [1, 2], {"model": {}, "optimizer": {}, "epoch": "three"}):
+        torch.save(payload, path)  # loadable, but not what save_checkpoint writes
+        with pytest.raises(ValueError, match=str(path)):
+            load_checkpoint(path)
+
+
+def test_a_checkpoint_of_another_model_names_the_file_on_resume(tmp_path):
+    frames, previous, targets = blob_data()
+    data = PairBatches(frames, previous, targets, teacher=targets)
+    train_student("spatial", ModelConfig(resolution=32), data, 0.5, settings(1), tmp_path, CPU)
+    other = ModelConfig(resolution=32, first_kernels=(5, 5))  # another shape of first layers
+    with pytest.raises(ValueError, match=f"{tmp_path / CHECKPOINT} does not fit"):
+        train_student("spatial", other, data, 0.5, settings(2, resume=True), tmp_path, CPU)
 
 
 def test_fused_target_normalises_each_teacher_then_averages():

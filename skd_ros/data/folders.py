@@ -38,12 +38,28 @@ def scan_frame_folders(root: Path, require_maps: bool = True) -> list[FileVideo]
     else:
         video_dirs = [d for d in subfolders(root) if (d / IMAGES).is_dir()]
         categories = read_category_file(root)
+        _refuse_misnamed(set(subfolders(root)) - set(video_dirs))
     if not video_dirs:
         raise LayoutError(
             f"{root} holds no frame folders: expected {root}/<video>/images/ "
             f"(and {MAPS}/, optionally {FIXATIONS}/)"
         )
     return [_video(d, categories, require_maps) for d in video_dirs]
+
+
+def _refuse_misnamed(others: set[Path]) -> None:
+    """A video folder whose `images/` is spelt differently (e.g. `Images/`) is not skipped."""
+    for folder in sorted(others):
+        for child in subfolders(folder):
+            if child.name.lower() in (IMAGES, MAPS, FIXATIONS) and child.name not in (
+                IMAGES,
+                MAPS,
+                FIXATIONS,
+            ):
+                raise LayoutError(
+                    f"{child}: folder names are case-sensitive; rename it to "
+                    f"{child.name.lower()}/ (expected <video>/{IMAGES}/, {MAPS}/, {FIXATIONS}/)"
+                )
 
 
 def _video(folder: Path, categories: dict[str, str], require_maps: bool) -> FileVideo:

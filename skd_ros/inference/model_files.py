@@ -83,7 +83,9 @@ def read_description(model: str | os.PathLike | None) -> ModelDescription:
             f"{path} is not an skd_ros model description (format != {FORMAT!r}); {FIX_HINT}"
         )
     version = metadata.get("format_version", 0)
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not isinstance(version, int) or isinstance(version, bool) or version < 0:
+        raise ModelFileError(f"{path}: format_version {version!r} is not a version; {FIX_HINT}")
+    if version > FORMAT_VERSION:
         raise ModelFileError(
             f"{path} has format version {version!r}, newer than this skd_ros understands "
             f"({FORMAT_VERSION}); upgrade skd_ros or {FIX_HINT}"
@@ -92,12 +94,34 @@ def read_description(model: str | os.PathLike | None) -> ModelDescription:
         resolution = int(metadata["model"]["resolution"])
         names = tuple(metadata["input"]["names"])
         output = str(metadata["input"]["output"]["name"])
-        metadata["files"]["onnx"], metadata["files"]["weights"]  # noqa: B018 (presence check)
-    except (KeyError, TypeError, ValueError) as exc:
+    except KeyError as exc:
         raise ModelFileError(f"{path} lacks the field {exc}; {FIX_HINT}") from exc
+    except (TypeError, ValueError) as exc:
+        raise ModelFileError(
+            f"{path} has a malformed model or input field ({exc}); {FIX_HINT}"
+        ) from exc
+    _check_files_field(path, metadata.get("files"))
     if len(names) != 2 or resolution < 1:
         raise ModelFileError(f"{path}: expected two inputs and a positive resolution; {FIX_HINT}")
     return ModelDescription(path, resolution, (str(names[0]), str(names[1])), output, metadata)
+
+
+def _check_files_field(path: Path, files: object) -> None:
+    """`files` names the ONNX and weights files beside the JSON, each with its sha256."""
+    if not isinstance(files, dict):
+        raise ModelFileError(f"{path} lacks the field 'files'; {FIX_HINT}")
+    checksums = files.get("sha256")
+    for kind in ("onnx", "weights"):
+        name = files.get(kind)
+        if not isinstance(name, str) or not name or Path(name).name != name:
+            raise ModelFileError(
+                f"{path}: files.{kind} must name a file in the same folder, got {name!r}; "
+                f"{FIX_HINT}"
+            )
+        if not isinstance(checksums, dict) or not isinstance(checksums.get(name), str):
+            raise ModelFileError(
+                f"{path} records no sha256 for {name}, so it cannot be verified; {FIX_HINT}"
+            )
 
 
 def checked_file(json_path: Path, metadata: dict, kind: str) -> Path:
@@ -107,8 +131,8 @@ def checked_file(json_path: Path, metadata: dict, kind: str) -> Path:
     path = Path(json_path).parent / metadata["files"][kind]
     if not path.is_file():
         raise ModelFileError(f"{json_path} refers to {path}, which does not exist; {FIX_HINT}")
-    expected = metadata["files"].get("sha256", {}).get(path.name)
-    if expected and sha256_of(path) != expected:
+    expected = metadata["files"]["sha256"][path.name]
+    if sha256_of(path) != expected:
         raise ModelFileError(
             f"{path} does not match the sha256 recorded in {json_path}: the file is corrupt, "
             f"truncated or was replaced; {FIX_HINT}"

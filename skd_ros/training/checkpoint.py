@@ -57,9 +57,18 @@ def load_checkpoint(path: Path) -> Checkpoint:
         raise ValueError(
             f"checkpoint {path} cannot be read ({exc}); delete it to restart that stage"
         ) from exc
+    if not isinstance(payload, dict):
+        raise ValueError(f"checkpoint {path} holds no checkpoint; delete it to restart that stage")
     missing = {"model", "optimizer", "epoch"} - set(payload)
     if missing:
         raise ValueError(f"checkpoint {path} lacks {sorted(missing)}; delete it to restart")
-    return Checkpoint(
-        payload["model"], payload["optimizer"], int(payload["epoch"]), payload.get("history", [])
-    )
+    epoch, history = payload["epoch"], payload.get("history", [])
+    if not isinstance(epoch, int) or epoch < 0 or not isinstance(history, list):
+        raise ValueError(
+            f"checkpoint {path} has a malformed epoch or history; delete it to restart"
+        )
+    if not isinstance(payload["model"], dict) or not isinstance(payload["optimizer"], dict):
+        raise ValueError(
+            f"checkpoint {path} holds no model or optimizer state; delete it to restart"
+        )
+    return Checkpoint(payload["model"], payload["optimizer"], epoch, history)

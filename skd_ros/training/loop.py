@@ -93,8 +93,15 @@ def _restore(
             "new --output folder to start over"
         )
     state = load_checkpoint(path)
-    model.load_state_dict(state.model)
-    optimizer.load_state_dict(state.optimizer)
+    try:
+        model.load_state_dict(state.model)
+        optimizer.load_state_dict(state.optimizer)
+    except (RuntimeError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(
+            f"checkpoint {path} does not fit this stage's model ({type(error).__name__}: "
+            f"{str(error)[:300]}); it is from another configuration: delete it to restart "
+            "the stage, or resume with the configuration that wrote it"
+        ) from None
     return state
 
 

@@ -164,9 +164,16 @@ def export_run(run_dir: Path, out: Path | None = None, name: str = "sst", what: 
     from skd_ros.training.config import load_config
 
     config = load_config(None)
-    saved_config = json.loads(saved.read_text())
-    shape_dict = saved_config["model"]
-    config.model.resolution, config.model.variant = shape_dict["resolution"], shape_dict["variant"]
+    try:
+        saved_config = json.loads(saved.read_text())
+        shape_dict = saved_config["model"]
+        config.model.resolution = int(shape_dict["resolution"])
+        config.model.variant = str(shape_dict["variant"])
+    except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
+        raise ValueError(
+            f"{saved} is not the config a `train run` writes ({type(exc).__name__}: {exc}); "
+            "export from an untouched run folder"
+        ) from None
     checkpoint = run_dir / STAGE_DIRS["sst"] / CHECKPOINT
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint} does not exist: stage 2 has not run yet")
