@@ -218,6 +218,10 @@ def test_a_format_other_than_jpeg_or_png_is_named_as_unsupported(bgr):
     with pytest.raises(MalformedImage) as error:
         camera_frame(_compressed(gif, "gif"))
     assert error.value.cause == "unsupported compressed format" and "'gif'" in str(error.value)
+    depth = bytes(12) + cv2.imencode(".png", bgr[:, :, 0])[1].tobytes()  # header, then PNG
+    with pytest.raises(MalformedImage, match="depth image") as error:
+        camera_frame(_compressed(depth, "16UC1; compressedDepth png"))
+    assert error.value.cause == "unsupported compressed format"
 
 
 @pytest.mark.parametrize("extension", [".png", ".jpg"])

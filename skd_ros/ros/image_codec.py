@@ -249,8 +249,14 @@ def decode_compressed(msg) -> np.ndarray:
         raise MalformedImage("empty compressed data", f"format {msg.format!r}")
     if data.startswith(JPEG_SOI) and _jpeg_truncated(data):
         raise MalformedImage("corrupt compressed data", "JPEG without end marker (truncated)")
+    claimed = str(msg.format).lower()
+    if "compresseddepth" in claimed:
+        raise MalformedImage(
+            "unsupported compressed format",
+            f"format {msg.format!r} is a depth image (compressed_depth_image_transport); "
+            "subscribe this node to a colour or grey camera",
+        )
     if not (data.startswith(JPEG_SOI) or data.startswith(PNG_SIGNATURE)):
-        claimed = str(msg.format).lower()
         if "jpeg" in claimed or "jpg" in claimed or "png" in claimed:
             raise MalformedImage(
                 "corrupt compressed data",
