@@ -141,10 +141,12 @@ def test_malformed_images_are_refused_with_the_cause(bgr, change, cause):
 def test_layouts_opencv_cannot_convert_are_refused_before_converting(bgr):
     mono16 = ros_image("mono16", bgr[:, :, 0].astype(np.uint16) << 8, 120, 160, step=321)
     nv12_odd = ros_image("nv12", np.zeros((181, 161), np.uint8), 121, 161)
+    yuyv_odd = ros_image("yuv422_yuy2", np.zeros((120, 161, 2), np.uint8), 120, 161)
     float_rgb = ros_image("32FC3", bgr.astype(np.float32) / 255, 120, 160)
     for msg, cause in (
         (mono16, "step not a whole number of samples"),
         (nv12_odd, "odd size"),
+        (yuyv_odd, "odd size"),
         (float_rgb, "unknown encoding"),  # depth or data, not camera pixels
     ):
         with pytest.raises(MalformedImage) as error:

@@ -46,6 +46,7 @@ PLAIN = {
     "rgba16": (4, np.uint16, "rgb"),
 }
 NV_CODES = {"nv12": cv2.COLOR_YUV2BGR_NV12, "nv21": cv2.COLOR_YUV2BGR_NV21}
+YUV422 = {"yuv422", "uyvy", "yuv422_yuy2", "yuyv"}  # two pixels per 4-byte group
 JPEG_SOI, JPEG_EOI, JPEG_SOS = b"\xff\xd8", b"\xff\xd9", b"\xff\xda"
 # A compressed frame may declare at most this many pixels (8K UHD is 33 MP): a small PNG or
 # JPEG can claim gigapixels and exhaust memory when decoded (a "decompression bomb").
@@ -114,6 +115,11 @@ def check_image(msg) -> None:
             f"{msg.width}x{msg.height} {msg.encoding}: its chroma plane needs an "
             "even width and height",
         )
+    if msg.encoding in YUV422 and msg.width % 2:
+        raise MalformedImage(
+            "odd size", f"{msg.width} px wide {msg.encoding}: pixel pairs share their chroma"
+        )
+
     if msg.step % itemsize:
         raise MalformedImage(
             "step not a whole number of samples",
