@@ -46,3 +46,5 @@ def test_measure_node_prints_its_table_with_the_receive_only_and_in_process_base
     assert float(cells[8]) > 0  # so was the same work in-process, paced at 30 Hz
     hot = re.search(r"back to back \(hot caches\): ([0-9.]+) ms/frame", result.stdout)
     assert hot and float(hot.group(1)) > 0
+    idle = re.search(r"active without frames: ([0-9.]+) ms per second", result.stdout)
+    assert idle and float(idle.group(1)) >= 0

@@ -19,7 +19,9 @@ rate it sends frames for a few seconds and reports:
   after the node's run at that rate; below the table, the same work back to back. Their
   difference is what idle gaps cost on this host at that moment (cold caches after every
   wait), which the node pays too;
-* the highest rate at which every frame got its map.
+* the highest rate at which every frame got its map;
+* below the table, the node's CPU per second while active but without frames (measured
+  for a few seconds before the first rate).
 
     python -m skd_ros.ros.measure [--rates 30 60 100 150 200] [--seconds 4] [--threads 1]
                                   [--transport shm|default]
@@ -42,6 +44,8 @@ from pathlib import Path
 import numpy as np
 
 from skd_ros.ros.environment import domain_id, local_ros_env
+
+IDLE_SECONDS = 3.0
 
 
 @dataclass
@@ -218,6 +222,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"{args.size[0]}x{args.size[1]} bgr8, node with {args.threads} inference "
                     f"thread(s), transport: {args.transport}, {args.seconds:g} s per rate"
                 )
+                idle_ms = _idle_cpu_ms_per_second(node.pid, IDLE_SECONDS)
                 reference = PacedReference(message, args.model, args.threads)
                 frames = max(30, min(150, int(30 * args.seconds)))
                 results = []
@@ -232,6 +237,7 @@ def main(argv: list[str] | None = None) -> int:
                 _receive_only(probe, message, env, results, args.seconds)
                 print()
                 print(format_table(results, hot))
+                print(f"node CPU while active without frames: {idle_ms:.2f} ms per second")
         finally:
             _stop(node)
     return 0
@@ -256,6 +262,14 @@ def _receive_only(probe, message, env, results: list[RateResult], seconds: float
             result.receive_only_cpu_ms_per_frame = cpu
     finally:
         _stop(null)
+
+
+def _idle_cpu_ms_per_second(pid: int, seconds: float) -> float:
+    """CPU the active node spends per second while no frame comes (timers, middleware)."""
+    time.sleep(1.0)  # let the warm-up frames finish
+    before = _cpu_seconds(pid)
+    time.sleep(seconds)
+    return (_cpu_seconds(pid) - before) * 1e3 / seconds
 
 
 def _stop(process: subprocess.Popen) -> None:
