@@ -27,7 +27,7 @@ from skd_ros.visualize import contact_sheet, label, overlay
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m skd_ros.demo", description=__doc__)
     parser.add_argument("--frames", type=int, default=60, help="clip length (default 60)")
     parser.add_argument("--seed", type=int, default=7, help="synthetic clip seed (default 7)")
     parser.add_argument(
@@ -80,7 +80,7 @@ def _sheet_row(frame, saliency: np.ndarray) -> list[np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `demo` / `python -m skd_ros.demo`."""
+    """Entry point of `python -m skd_ros.demo` (the model-only demo; `demo` is the node's)."""
     args = parse_args(argv)
     torch.set_num_threads(1)
     cv2.setNumThreads(1)

@@ -32,6 +32,17 @@ def test_colcon_installs_executables_where_ros2_run_looks(colcon_install, execut
     assert path.is_file() and os.access(path, os.X_OK)
 
 
+@pytest.mark.parametrize("executable", ["demo", "saliency_node", "replay", "measure_node", "train"])
+def test_every_executable_answers_help_without_starting(executable):
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / executable), "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0 and "usage:" in result.stdout, result.stdout + result.stderr
+
+
 def test_colcon_installs_launch_config_and_models_to_share(colcon_install):
     share = colcon_install / "share"
     assert (share / "ament_index" / "resource_index" / "packages" / "skd_ros").is_file()

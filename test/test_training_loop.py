@@ -62,6 +62,7 @@ def test_shipped_yaml_loads_and_overrides_apply():
         ("model.variant=wide", "unknown variant"),
         ("optim={lrr: 5}", "unknown key 'optim.lrr'"),  # nested: the section is named
         ("optim.mu=[0", "not valid YAML"),
+        ("data.source=bag", "needs data.eval_root"),  # before training, not after it
     ],
 )
 def test_bad_settings_are_refused_with_the_key(override, message):

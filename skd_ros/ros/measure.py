@@ -186,13 +186,26 @@ def format_table(results: list[RateResult], back_to_back_ms: float = float("nan"
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="measure", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--rates", type=float, nargs="+", default=[30, 60, 100, 150, 200])
-    parser.add_argument("--seconds", type=float, default=4.0, help="per rate (default 4)")
-    parser.add_argument("--size", type=int, nargs=2, default=[1280, 720], metavar=("W", "H"))
+    parser = argparse.ArgumentParser(
+        prog="measure_node",
+        description=__doc__.split("\n\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--rates", type=float, nargs="+", default=[30, 60, 100, 150, 200], help="input rates, Hz"
+    )
+    parser.add_argument("--seconds", type=float, default=4.0, help="per rate")
+    parser.add_argument(
+        "--size", type=int, nargs=2, default=[1280, 720], metavar=("W", "H"), help="frame size"
+    )
     parser.add_argument("--threads", type=int, default=1, help="node inference threads")
-    parser.add_argument("--model", help="exported model .json (default: packaged)")
-    parser.add_argument("--transport", choices=("shm", "default"), default="shm")
+    parser.add_argument("--model", help="exported model .json (None: packaged)")
+    parser.add_argument(
+        "--transport",
+        choices=("shm", "default"),
+        default="shm",
+        help="shm: the shared-memory profile; default: Fast DDS's built-in transports (UDP loss)",
+    )
     return parser.parse_args(argv)
 
 

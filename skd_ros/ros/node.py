@@ -523,8 +523,13 @@ def _compatibility(publishers, ours: QoSProfile, topic: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `saliency_node` / `python -m skd_ros.ros.node`."""
+    args = sys.argv if argv is None else argv
+    ours = args[1 : args.index("--ros-args")] if "--ros-args" in args else args[1:]
+    if "-h" in ours or "--help" in ours:
+        print(params.usage())
+        return 0
     reuse_large_buffers()  # before any frame buffer is allocated; see its docstring
-    rclpy.init(args=sys.argv if argv is None else argv)
+    rclpy.init(args=args)
     node = None
     code = 0
     try:

@@ -246,3 +246,21 @@ class Settings:
             warn_throttle_s=float(values["warn_throttle_s"]),
             max_gap_s=float(values["max_gap_s"]),
         )
+
+
+def usage() -> str:
+    """`saliency_node --help`: how to run it and every parameter with its default."""
+    lines = [
+        "usage: ros2 run skd_ros saliency_node --ros-args [-r image:=<camera topic>] "
+        "[-p <parameter>:=<value> ...] [--params-file <yaml>]",
+        "",
+        "Subscribes `image` (sensor_msgs/Image, or <image>/compressed with "
+        "input_type:=compressed) and publishes `saliency`, `saliency/peaks`, `saliency/peak`,",
+        '`saliency/markers`, `saliency/overlay` and /diagnostics (README: "The saliency node").',
+        "",
+        "parameters (default; when a change applies):",
+    ]
+    for spec in SPECS:
+        applies = "at once" if spec.applies == "runtime" else f"next {spec.applies}"
+        lines.append(f"  {spec.name} ({spec.default!r}; {applies}): {spec.description}")
+    return "\n".join(lines)

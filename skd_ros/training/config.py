@@ -128,6 +128,11 @@ class TrainConfig:
         for ok, key, allowed in checks:
             if not ok:
                 raise ValueError(f"{key}={_get(self, key)!r} is invalid: expected {allowed}")
+        if self.data.source in ("folders", "bag") and not self.data.eval_root:
+            raise ValueError(  # checked now: the run scores its model only at the very end
+                f"data.source={self.data.source} needs data.eval_root: a separate labelled "
+                "folder to evaluate on (bags have no ground truth to score against)"
+            )
         return self
 
     def _validate_model(self) -> None:

@@ -22,12 +22,7 @@ def training_videos(config: TrainConfig) -> list:
 def evaluation_videos(config: TrainConfig, split: str | None) -> list:
     """Videos scored by `train evaluate` and the reports."""
     data = config.data
-    if data.source in ("folders", "bag"):
-        if not data.eval_root:
-            raise ValueError(
-                f"data.source={data.source} needs data.eval_root: a separate labelled folder "
-                "to evaluate on (bags have no ground truth to score against)"
-            )
+    if data.source in ("folders", "bag"):  # eval_root is required there (config.validate)
         return _videos(config, data.eval_root, split or data.eval_split, source="folders")
     return _videos(config, data.root, split or data.eval_split)
 
