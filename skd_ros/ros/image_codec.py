@@ -119,7 +119,6 @@ def check_image(msg) -> None:
         raise MalformedImage(
             "odd size", f"{msg.width} px wide {msg.encoding}: pixel pairs share their chroma"
         )
-
     if msg.step % itemsize:
         raise MalformedImage(
             "step not a whole number of samples",
@@ -305,10 +304,10 @@ def declared_size(data: bytes) -> tuple[int, int] | None:
     while data.startswith(JPEG_SOI) and position + 9 <= len(data):
         if data[position] != 0xFF:
             return None
-        if data[position + 1] in JPEG_FILL_OR_STANDALONE:  # no length field follows
-            position += 1 if data[position + 1] == 0xFF else 2
-            continue
         marker = data[position + 1]
+        if marker in JPEG_FILL_OR_STANDALONE:  # no length field follows
+            position += 1 if marker == 0xFF else 2
+            continue
         if marker in JPEG_SOF:
             height = int.from_bytes(data[position + 5 : position + 7], "big")
             return int.from_bytes(data[position + 7 : position + 9], "big"), height

@@ -346,22 +346,16 @@ class SaliencyNode(LifecycleNode):
             frame = camera_frame(msg)
             model_input = frame.model_input(stream.engine.resolution)
         except MalformedImage as error:
-            self.stats.frame_received(received_ns, replaced_older=False)
-            self.stats.frame_rejected(error.cause)
-            self._warn(error.cause, f"skipped a frame on {self._input_topic}: {error}")
-            return
+            cause, why = error.cause, str(error)
         except Exception as error:  # never let a frame stop the receiving thread
-            self.stats.frame_received(received_ns, replaced_older=False)
-            self.stats.frame_rejected(PROCESSING_ERROR)
-            self._warn(
-                PROCESSING_ERROR,
-                f"skipped a frame on {self._input_topic}: {type(error).__name__}: {error}",
-            )
+            cause, why = PROCESSING_ERROR, _named(error)
+        else:
+            cpu_ns = time.thread_time_ns() - cpu_start
+            item = ReceivedFrame(msg, frame, model_input, received_ns, cpu_ns)
+            self.stats.frame_received(received_ns, replaced_older=self._slot.put(item))
             return
-        item = ReceivedFrame(
-            msg, frame, model_input, received_ns, time.thread_time_ns() - cpu_start
-        )
-        self.stats.frame_received(received_ns, replaced_older=self._slot.put(item))
+        self.stats.frame_received(received_ns, replaced_older=False)
+        self._skip(cause, f"skipped a frame on {self._input_topic}: {why}")
 
     def _work(self) -> None:
         while not self._stop.is_set():
@@ -371,10 +365,8 @@ class SaliencyNode(LifecycleNode):
             try:
                 self._process(item)
             except Exception as error:  # keep running; counted, and logged throttled
-                self.stats.frame_rejected(PROCESSING_ERROR)
-                self._warn(
-                    PROCESSING_ERROR,
-                    f"a frame from {self._input_topic} failed: {type(error).__name__}: {error}",
+                self._skip(
+                    PROCESSING_ERROR, f"a frame from {self._input_topic} failed: {_named(error)}"
                 )
 
     def _process(self, item: ReceivedFrame) -> None:
@@ -430,6 +422,11 @@ class SaliencyNode(LifecycleNode):
             outputs["overlay"].publish(messages.bgr_image(header, picture))
 
     # ---------------------------------------------------------------- health
+
+    def _skip(self, cause: str, text: str) -> None:
+        """Count a frame that was not processed, by cause, and say why (throttled)."""
+        self.stats.frame_rejected(cause)
+        self._warn(cause, text)
 
     def _warn(self, cause: str, text: str) -> None:
         log, suppressed = self._throttle.should_log(cause)
@@ -491,6 +488,10 @@ class SaliencyNode(LifecycleNode):
             f"--ros-args -p qos_overrides.{self._input_topic}.subscription.reliability:="
             "best_effort, or change the camera's"
         )
+
+
+def _named(error: Exception) -> str:
+    return f"{type(error).__name__}: {error}"
 
 
 def _listened(publisher) -> bool:
