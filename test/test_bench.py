@@ -12,7 +12,7 @@ import pytest
 import torch
 from ros_support import ROOT
 
-from skd_ros.bench import memory, peak, summary
+from skd_ros.bench import gpu, memory, peak, summary
 from skd_ros.bench.report import TEXT, fmt, table
 from skd_ros.bench.timing import time_call
 
@@ -67,6 +67,32 @@ def test_tables_right_align_numbers_and_show_missing_values():
     text = table([{"a": "x", "b": 1.5}, {"a": "y"}], [("a", "A", TEXT), ("b", "B", fmt(".1f"))])
     assert text.splitlines()[1] == "|---|---:|"
     assert text.splitlines()[3] == "| y | – |"
+
+
+def test_gpu_section_measures_sst_teachers_and_whole_frames():
+    # On the CPU only eager fp32 runs; on a CUDA device the same code adds graphs and fp16.
+    device = "cuda" if gpu.available() is None else "cpu"
+    results = gpu.measure(repeats=1, device=device, max_batch=2)
+    assert {row["resolution"] for row in results["rows"]} == {32, 64}
+    assert all(row["fps_best"] >= row["fps_batch1"] * 0.5 > 0 for row in results["rows"])
+    assert results["teachers"][0]["network"] == "Sst-64" and results["teachers"][0]["x_sst"] == 1
+    teacher = next(row for row in results["teachers"] if row["network"] == "spatial teacher")
+    assert teacher["x_sst"] > 1  # 768x448 against 64x64
+    paths = [row["path"] for row in results["frames"]]
+    assert paths[:2] == ["spatial teacher", "temporal teacher"] and len(paths) == 4
+    text = summary.gpu_text(results)
+    assert "× paper (GTX 1080 Ti)" in text and "ms / 1280×720 frame" in text
+
+
+def test_gpu_section_without_a_device_says_why(tmp_path):
+    if gpu.available() is None:
+        pytest.skip("a CUDA device is available here")
+    out = tmp_path / "gpu.json"
+    command = [sys.executable, "-m", "skd_ros.bench.gpu", "--out", str(out)]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Not measured: no CUDA device")
+    assert "skipped" in json.loads(out.read_text())
 
 
 def test_bench_command_writes_markdown_and_json(tmp_path):

@@ -61,6 +61,15 @@ def test_static_saliency_maps_are_bounded_maps(name):
         assert saliency.min() >= 0.0 and saliency.max() == pytest.approx(1.0)
 
 
+def test_static_saliency_without_opencv_contrib_names_the_package(monkeypatch):
+    # Plain opencv-python has no cv2.saliency: the package still imports (deep and flow
+    # teachers, the GPU benchmark), and only these two teachers refuse, saying what to install.
+    monkeypatch.delattr(cv2, "saliency")
+    with pytest.raises(RuntimeError, match="opencv-contrib-python-headless"):
+        build_teacher("spectral-residual")
+    assert isinstance(build_teacher("flow"), FlowTeacher)
+
+
 def test_flow_teacher_finds_moving_vehicles_under_ego_motion():
     teacher = build_teacher("flow")
     assert isinstance(teacher, FlowTeacher) and teacher.kind == "temporal"

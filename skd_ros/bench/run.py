@@ -8,6 +8,7 @@ from skd_ros.bench import camera, memory, models, nodes, payoff, peak, report, s
 
 SPEED_RESOLUTIONS = [32, 64]
 SCALING_RESOLUTIONS = [32, 64, 128, 256]
+CPU_SECTIONS = {"speed", "peak", "payoff", "accuracy", "memory", "scaling"}
 
 
 def run_sections(sections: list[str], repeats: int, scratch: Path, quick: bool) -> dict:
@@ -16,6 +17,16 @@ def run_sections(sections: list[str], repeats: int, scratch: Path, quick: bool) 
     if "nodes" in sections:  # first: Fast DDS reads its profile at the first participant
         seconds = 2.0 if quick else 5.0
         results["nodes"] = nodes.several_nodes(counts=(1, 2, 4), seconds=seconds)
+    if set(sections) & CPU_SECTIONS:
+        results |= _cpu_sections(sections, repeats, scratch)
+    if "gpu" in sections:
+        results["gpu"] = _gpu(repeats)
+    return results
+
+
+def _cpu_sections(sections: list[str], repeats: int, scratch: Path) -> dict:
+    """Sections 1-5 (all but the node processes): they share the exported model files."""
+    results: dict = {}
     wanted = SCALING_RESOLUTIONS if "scaling" in sections else SPEED_RESOLUTIONS
     files = models.prepare_models(wanted, scratch)
     threads = sorted({1, sst_speed.all_threads()})
@@ -36,8 +47,6 @@ def run_sections(sections: list[str], repeats: int, scratch: Path, quick: bool) 
             files, SCALING_RESOLUTIONS, [1], [1], repeats
         )
         results["scaling_camera"] = camera.measure(files[(64, "int8")], repeats)
-    if "gpu" in sections:
-        results["gpu"] = _gpu()
     return results
 
 
@@ -47,8 +56,8 @@ def _files_of(fp32_json: Path, files: dict) -> list[Path]:
     return [fp32_json.with_suffix(".onnx"), int8_json.with_suffix(".onnx"), weights]
 
 
-def _gpu() -> dict:
+def _gpu(repeats: int) -> dict:
     from skd_ros.bench import gpu
 
     reason = gpu.available()
-    return {"skipped": reason} if reason else {"rows": gpu.measure()}
+    return {"skipped": reason} if reason else gpu.measure(repeats)

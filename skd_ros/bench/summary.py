@@ -86,7 +86,7 @@ def _sections(results: dict) -> list[str]:
             nodes.format_table(results["nodes"]),
         ]
     if "gpu" in results:
-        parts += ["## 6. GPU", _gpu_text(results["gpu"])]
+        parts += ["## 6. GPU", gpu_text(results["gpu"])]
     return parts
 
 
@@ -116,18 +116,44 @@ def _memory_notes(results: dict) -> str:
     return "\n".join(lines)
 
 
-def _gpu_text(gpu: dict) -> str:
+GPU_SST = [
+    ("resolution", "input", fmt("d")),
+    ("mode", "mode", TEXT),
+    ("fps_batch1", "frames/s, batch 1", fmt(",.0f")),
+    ("latency_ms", "latency ms, batch 1", fmt(".3f")),
+    ("spread_pct", "spread %", fmt(".1f")),
+    ("best_batch", "best batch", fmt("d")),
+    ("fps_best", "frames/s, best batch", fmt(",.0f")),
+    ("x_paper", "× paper (GTX 1080 Ti)", fmt(".2f")),
+]
+GPU_TEACHERS = [
+    ("network", "network (batch 1)", TEXT),
+    ("mode", "mode", TEXT),
+    ("ms", "ms / frame", fmt(".3f")),
+    ("spread_pct", "spread %", fmt(".1f")),
+    ("x_sst", "× Sst-64", fmt(".1f")),
+    ("activation_mib", "peak activations MiB", fmt(".2f")),
+]
+GPU_FRAMES = [
+    ("path", "path", TEXT),
+    ("where", "runs on", TEXT),
+    ("ms", "ms / 1280×720 frame", fmt(".3f")),
+    ("spread_pct", "spread %", fmt(".1f")),
+    ("x_sst", "× Sst-64 on the GPU", fmt(".1f")),
+]
+
+
+def gpu_text(gpu: dict) -> str:
+    """Section 6: why it was skipped, or its three tables."""
     if "skipped" in gpu:
         return f"Not measured: {gpu['skipped']}."
-    columns = [
-        ("resolution", "input", fmt("d")),
-        ("device", "device", TEXT),
-        ("fps_batch1", "frames/s, batch 1", fmt(",.0f")),
-        ("best_batch", "best batch", fmt("d")),
-        ("fps_best", "frames/s, best batch", fmt(",.0f")),
-        ("x_paper", "× paper (GTX 1080 Ti)", fmt(".2f")),
-    ]
-    return table(gpu["rows"], columns)
+    parts = [f"{gpu.get('device', '?')}, torch {gpu.get('torch', '?')}. Sst throughput:"]
+    parts.append(table(gpu["rows"], GPU_SST))
+    if gpu.get("teachers"):
+        parts += ["The networks alone, teachers at 768×448:", table(gpu["teachers"], GPU_TEACHERS)]
+    if gpu.get("frames"):
+        parts += ["One camera frame end to end:", table(gpu["frames"], GPU_FRAMES)]
+    return "\n\n".join(parts)
 
 
 def targets(results: dict) -> list[dict]:

@@ -154,12 +154,49 @@ class _TorchRunner:
         model.load_state_dict(load_file(str(description.file("weights"))))
         self._torch, self._device = torch, torch.device(device)
         self._model = model.eval().to(self._device)
+        self._graphed = None
+        if device == "cuda":
+            self._graphed = _GraphedForward(self._model, description.resolution, self._device)
 
     def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        if self._graphed is not None and previous.shape[0] == 1:
+            return self._graphed(previous, current)
         torch = self._torch
         with torch.inference_mode():
             pair = (torch.from_numpy(x).to(self._device) for x in (previous, current))
             return self._model(*pair).cpu().numpy()
+
+
+class _GraphedForward:
+    """Sst's batch-1 forward pass captured once as a CUDA graph.
+
+    A camera frame is a batch of one, where an eager pass is bound by launching its dozens of
+    small kernels; replaying the graph launches them all at once (0.9-1.2 -> 0.23 ms on an H200,
+    `python -m skd_ros.bench.gpu`). The graph reads and writes fixed buffers: each call copies
+    the frames in and the map out.
+    """
+
+    def __init__(self, model, side: int, device) -> None:
+        import torch
+
+        self._torch = torch
+        self._inputs = [torch.zeros((1, 3, side, side), device=device) for _ in range(2)]
+        stream = torch.cuda.Stream(device)
+        stream.wait_stream(torch.cuda.current_stream(device))
+        with torch.no_grad(), torch.cuda.stream(stream):
+            for _ in range(3):  # cuDNN settles its algorithms before the capture
+                model(*self._inputs)
+        torch.cuda.current_stream(device).wait_stream(stream)
+        self._graph = torch.cuda.CUDAGraph()
+        with torch.no_grad(), torch.cuda.graph(self._graph):
+            self._output = model(*self._inputs)
+
+    def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
+        torch = self._torch
+        for buffer, frame in zip(self._inputs, (previous, current), strict=True):
+            buffer.copy_(torch.from_numpy(frame))
+        self._graph.replay()
+        return self._output.cpu().numpy()
 
 
 @dataclass(frozen=True)

@@ -50,13 +50,24 @@ class _PerThread(threading.local):
         self.algorithm = factory()
 
 
+def _saliency_factory(name: str):
+    """cv2.saliency.<name>, or a clear error when this OpenCV build lacks the contrib module."""
+    module = getattr(cv2, "saliency", None)
+    if module is None:
+        raise RuntimeError(
+            f"OpenCV {cv2.__version__} has no saliency module (an opencv-contrib build has it):"
+            " pip install opencv-contrib-python-headless, or use the flow or deep teachers"
+        )
+    return getattr(module, name)
+
+
 class StaticSaliencyTeacher:
     """OpenCV static saliency (spectral residual or fine-grained) on a shrunk frame."""
 
     kind = "spatial"
-    FACTORIES = {
-        "spectral-residual": cv2.saliency.StaticSaliencySpectralResidual_create,
-        "fine-grained": cv2.saliency.StaticSaliencyFineGrained_create,
+    FACTORIES = {  # looked up in cv2.saliency, which only opencv-contrib builds have
+        "spectral-residual": "StaticSaliencySpectralResidual_create",
+        "fine-grained": "StaticSaliencyFineGrained_create",
     }
 
     def __init__(self, name: str = "spectral-residual", width: int = STATIC_WIDTH) -> None:
@@ -66,7 +77,7 @@ class StaticSaliencyTeacher:
             )
         self.name, self.width = name, int(width)
         self.identity = f"opencv-{cv2.__version__}-w{self.width}"
-        self._local = _PerThread(self.FACTORIES[name])
+        self._local = _PerThread(_saliency_factory(self.FACTORIES[name]))
 
     def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         small = resize_width(current, self.width)
