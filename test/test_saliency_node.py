@@ -318,6 +318,25 @@ def test_bad_start_up_parameter_stops_start_up_with_one_clear_line(
     assert "Traceback" not in output, output
 
 
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ("qos_overrides./cam/image_raw.subscription.reliability:=bogus", "`bogus`"),
+        ("qos_overrides./cam/image_raw.subscription.depth:=abc", "expecting type 'INTEGER'"),
+        ("qos_overrides./cam/saliency.publisher.depth:=-3", "depth -3 is negative"),
+    ],
+)
+def test_bad_qos_override_stops_start_up_with_one_clear_line(
+    tmp_path, domain, model_path, value, says
+):
+    code, output = _start_up_result(node_args(model_path, "-p", value), domain, tmp_path)
+    assert code == 1, output
+    parameter = value.split(":=")[0]
+    line = next(line for line in output.splitlines() if parameter.rsplit(".", 1)[0] in line)
+    assert says in line and "reliable, best_effort" in line and "restart" in line, output
+    assert "Traceback" not in output, output
+
+
 def test_corrupt_model_file_stops_start_up_naming_the_file(tmp_path, domain, model_path):
     for suffix in (".json", ".onnx", ".safetensors"):
         shutil.copy(model_path.with_suffix(suffix), tmp_path)
@@ -350,7 +369,7 @@ def test_managed_start_and_qos_override_with_an_incompatible_camera(tmp_path, mo
         process.stop()
 
 
-def test_a_failed_activation_cleans_up_and_a_fresh_configure_does_not_duplicate(
+def test_a_refused_activation_stays_inactive_and_a_fresh_configure_does_not_duplicate(
     tmp_path, model_path, clip
 ):
     domain = new_domain()
@@ -363,10 +382,14 @@ def test_a_failed_activation_cleans_up_and_a_fresh_configure_does_not_duplicate(
             assert client.wait_for_node(START_TIMEOUT_S), process.output()
             assert client.set_parameters({"input_type": "compressed"})[0].successful
             assert client.change_state("deactivate")
-            assert not client.change_state("activate")  # the bogus QoS override raises
-            assert client.state() == "unconfigured", process.output()
+            assert not client.change_state("activate")  # the bogus QoS override is refused
+            assert client.state() == "inactive", process.output()
+            assert "compressed.subscription.*: Unexpected QoS override" in process.output()
+            assert "Traceback" not in process.output()
             assert client.set_parameters({"input_type": "raw"})[0].successful
-            assert client.change_state("configure") and client.change_state("activate")
+            assert client.change_state("activate")
+            for transition in ("deactivate", "cleanup", "configure", "activate"):
+                assert client.change_state(transition), (transition, process.output())
             assert client.node.count_publishers("/cam/saliency") == 1
             assert client.node.count_publishers("/diagnostics") == 1
             message = bgr8_message(clip[0].image, 5)

@@ -18,7 +18,8 @@ The wait set and the take come from rclpy's C extension (`_rclpy.WaitSet`,
 handlers are driven through rclpy's public `Waitable` protocol.
 
 The owner resolves the topic name (so remappings apply as they always did) and its QoS
-(including the `qos_overrides.<topic>.subscription.*` parameters, declared on the owner);
+(including the `qos_overrides.<topic>.subscription.*` parameters, declared on the owner by
+`skd_ros.ros.qos_overrides`);
 the helper ignores global command-line arguments, so `__node:=` and `__ns:=` remappings do
 not rename it into a clash.
 """
@@ -26,7 +27,6 @@ not rename it into a clash.
 from __future__ import annotations
 
 import contextlib
-import copy
 import threading
 import time
 
@@ -37,23 +37,12 @@ from rclpy.impl.implementation_singleton import rclpy_implementation as _rclpy
 from rclpy.node import Node
 from rclpy.parameter import Parameter
 from rclpy.qos import QoSProfile
-from rclpy.qos_overriding_options import QoSOverridingOptions, _declare_qos_parameters
-from rclpy.subscription import Subscription
 
 HELPER_SUFFIX = "_camera_input"
 # `close` wakes the loop at once; the timeout only bounds a wait that nothing wakes
 # (e.g. the context shut down under it). Idle wake-ups cost CPU: keep them rare.
 WAIT_NS = 1_000_000_000
 RCLError = _rclpy.RCLError
-
-
-def overridden_qos(owner: Node, topic: str, default: QoSProfile) -> QoSProfile:
-    """`default` with the owner's `qos_overrides.<topic>.subscription.*` parameters applied
-    (declared on the owner, read-only, as rclpy does for its own subscriptions)."""
-    qos = copy.copy(default)
-    options = QoSOverridingOptions.with_default_policies()
-    _declare_qos_parameters(Subscription, owner, topic, qos, options)
-    return qos
 
 
 class CameraInput:

@@ -44,7 +44,6 @@ from rclpy.qos import (
     ReliabilityPolicy,
     qos_profile_system_default,
 )
-from rclpy.qos_overriding_options import QoSOverridingOptions
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
@@ -53,11 +52,17 @@ from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.pairing import FIRST_FRAME
 from skd_ros.inference.peaks import find_regions
 from skd_ros.ros import messages, params
-from skd_ros.ros.camera_input import CameraInput, overridden_qos
+from skd_ros.ros.camera_input import CameraInput
 from skd_ros.ros.diagnostics import PROCESSING_ERROR, diagnostic_array
 from skd_ros.ros.environment import reuse_large_buffers, settle_runtime
 from skd_ros.ros.image_codec import CameraFrame, MalformedImage, camera_frame
 from skd_ros.ros.latest import LatestSlot
+from skd_ros.ros.qos_overrides import (
+    QosOverrideError,
+    explained,
+    overridden_qos,
+    overriding_options,
+)
 from skd_ros.ros.stats import NodeStats, Snapshot, Throttle
 
 try:
@@ -189,9 +194,14 @@ class SaliencyNode(LifecycleNode):
         except Exception as error:  # model file and backend errors carry their own advice
             self.get_logger().error(f"cannot load the model: {error}")
             return TransitionCallbackReturn.FAILURE
+        try:
+            self._create_publishers()
+        except QosOverrideError as error:
+            self.get_logger().error(str(error))
+            self._release()
+            return TransitionCallbackReturn.FAILURE
         self._stream = SaliencyStream(engine, self.settings.max_gap_s)
         self.get_logger().info(f"loaded {engine} from {engine.description.path}")
-        self._create_publishers()
         period = float(values["diagnostics.period_s"])
         # wall-clock timers: with use_sim_time, /clock stops when a bag ends (or before it
         # starts), and the node's status must not stop with it
@@ -206,27 +216,36 @@ class SaliencyNode(LifecycleNode):
         entity the executor polls on every wake-up (two per publisher), and a subscriber
         asking for incompatible QoS is already warned on its own side."""
         quiet = {"event_callbacks": PublisherEventCallbacks(use_default_callbacks=False)}
-        overrides = {"qos_overriding_options": QoSOverridingOptions.with_default_policies()}
+        overrides = {"qos_overriding_options": overriding_options()}
 
-        def output(msg_type, topic: str, overridable: bool = True):
+        outputs = (
+            ("saliency", Image, "saliency", True),
+            ("peaks", PointCloud2, "saliency/peaks", True),
+            ("peak", PointStamped, "saliency/peak", True),
+            ("markers", MarkerArray, "saliency/markers", False),
+            ("overlay", Image, "saliency/overlay", False),
+        )
+        for key, msg_type, topic, overridable in outputs:  # one by one: _release frees them
             extra = overrides if overridable else {}
-            return self.create_lifecycle_publisher(msg_type, topic, OUTPUT_QOS, **quiet, **extra)
-
-        self._outputs = {
-            "saliency": output(Image, "saliency"),
-            "peaks": output(PointCloud2, "saliency/peaks"),
-            "peak": output(PointStamped, "saliency/peak"),
-            "markers": output(MarkerArray, "saliency/markers", overridable=False),
-            "overlay": output(Image, "saliency/overlay", overridable=False),
-        }
+            with explained(self.resolve_topic_name(topic), "publisher"):
+                self._outputs[key] = self.create_lifecycle_publisher(
+                    msg_type, topic, OUTPUT_QOS, **quiet, **extra
+                )
         self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10, **quiet)
 
     @_transition
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
+        compressed = self.get_parameter("input_type").value == "compressed"
+        topic = self.resolve_topic_name("image") + ("/compressed" if compressed else "")
+        try:
+            qos = overridden_qos(self, topic, INPUT_QOS)
+        except QosOverrideError as error:
+            self.get_logger().error(str(error))
+            return TransitionCallbackReturn.FAILURE
         result = super().on_activate(state)
         self._stream.reset()
         self._slot.clear()
-        self._subscribe()
+        self._subscribe(topic, CompressedImage if compressed else Image, qos)
         self._stop.clear()
         self._worker = threading.Thread(target=self._work, name="saliency-worker", daemon=True)
         self._worker.start()
@@ -239,9 +258,7 @@ class SaliencyNode(LifecycleNode):
         self.get_logger().info(f"active: {self._input_topic} -> {output}")
         return result
 
-    def _subscribe(self) -> None:
-        compressed = self.get_parameter("input_type").value == "compressed"
-        topic = self.resolve_topic_name("image") + ("/compressed" if compressed else "")
+    def _subscribe(self, topic: str, msg_type, qos: QoSProfile) -> None:
         events = SubscriptionEventCallbacks(
             message_lost=lambda info: self.stats.messages_lost(info.total_count_change),
             incompatible_qos=self._on_incompatible_qos,
@@ -250,8 +267,8 @@ class SaliencyNode(LifecycleNode):
         self._subscription = CameraInput(
             self,
             topic,
-            CompressedImage if compressed else Image,
-            overridden_qos(self, topic, INPUT_QOS),
+            msg_type,
+            qos,
             self._on_image,
             events,
         )
