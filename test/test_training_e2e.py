@@ -81,7 +81,8 @@ def test_both_stages_on_synthetic_data_beat_an_untrained_sst(synthetic_run, work
     trained = nss_of(synthetic_run / "model" / "metrics.json")
     untrained_dir = workdir / "untrained"
     paths = export_sst(Sst(ModelConfig(resolution=32)), untrained_dir)
-    train("evaluate", "--model", str(paths.metadata), *tiny(workdir, "run"), cwd=workdir)
+    threads = ["--set", "threads=0"]  # config/train.yaml's default: torch's thread count
+    train("evaluate", "--model", str(paths.metadata), *tiny(workdir, "run"), *threads, cwd=workdir)
     untrained = nss_of(untrained_dir / "metrics.json")
     assert trained > untrained + 0.5, (trained, untrained)
 
@@ -194,7 +195,7 @@ def test_stage_two_on_two_gloo_processes_matches_one_process(synthetic_run, work
     train(*first, cwd=workdir)
     shutil.copytree(workdir / "one", workdir / "two")  # identical students for both
     train("run", "--no-progress", "--resume", *tiny(workdir, "one", *epochs), cwd=workdir)
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo, CPU
     command = [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
         "--master_addr", "127.0.0.1", "--master_port", str(29500 + os.getpid() % 1000),

@@ -90,6 +90,28 @@ def test_epoch_batches_are_a_seeded_permutation_split_across_processes():
         EpochBatches(50, 9, seed=0, world_size=2)
 
 
+def test_more_processes_than_gpus_is_refused_with_the_fix():
+    from skd_ros.training.distributed import check_gpu_for_process
+
+    check_gpu_for_process(0, 1)
+    with pytest.raises(ValueError, match="--nproc_per_node 1") as error:
+        check_gpu_for_process(1, 1)
+    assert "CUDA_VISIBLE_DEVICES=" in str(error.value)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_stage_two_builds_and_calibrates_sst_on_the_students_gpu():
+    from skd_ros.models import ModelConfig, SpatialStudent, Sst, TemporalStudent
+    from skd_ros.models.layers import calibrate, head_convolutions
+
+    config = ModelConfig(resolution=32)
+    sst = Sst.from_students(SpatialStudent(config).cuda(), TemporalStudent(config).cuda())
+    assert {p.device.type for p in sst.parameters()} == {"cuda"}
+    frames = torch.rand(4, 3, 32, 32)  # calibration batches come from the cache, on the CPU
+    calibrate(sst, head_convolutions(sst.head), frames, frames)
+    assert torch.isfinite(sst(frames.cuda(), frames.cuda())).all()
+
+
 def test_students_and_sst_learn_a_visible_target(tmp_path):
     frames, previous, targets = blob_data()
     config = ModelConfig(resolution=32)

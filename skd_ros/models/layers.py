@@ -94,6 +94,8 @@ def calibrate(model: nn.Module, layers: list[nn.Module], *inputs: torch.Tensor) 
     batch. Without it, Sst's fresh head sits on stream features copied from trained
     students whose scale is in the tens, its sigmoid saturates and training stalls.
     """
+    device = next(model.parameters()).device  # stage 2's Sst is on the students' GPU
+    inputs = tuple(x.to(device) for x in inputs)
     captured: dict[str, torch.Tensor] = {}
     for layer in layers:
         handle = layer.register_forward_hook(lambda _m, _a, out: captured.update(out=out))

@@ -43,10 +43,10 @@ class Sst(nn.Module):
                 f"students disagree on shape: Ss {spatial.config} vs St {temporal.config}; "
                 "train both with the same model config"
             )
-        model = cls(spatial.config)
+        model = cls(spatial.config)  # the head's init is drawn on the CPU: same on any device
         model.spatial = copy.deepcopy(spatial.stream)
         model.temporal = copy.deepcopy(temporal.stream)
-        return model
+        return model.to(next(spatial.parameters()).device)
 
 
 def spatiotemporal(config: ModelConfig | None = None) -> Sst:

@@ -43,6 +43,7 @@ def setup(device: str = "auto") -> Context:
     if use_cuda:
         if not torch.cuda.is_available():
             raise RuntimeError("device=cuda was asked for but torch sees no CUDA device")
+        check_gpu_for_process(local_rank, torch.cuda.device_count())
         torch.cuda.set_device(local_rank)
         target = torch.device("cuda", local_rank)
     else:
@@ -50,6 +51,17 @@ def setup(device: str = "auto") -> Context:
     if world_size > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if use_cuda else "gloo")
     return Context(rank, world_size, local_rank, target)
+
+
+def check_gpu_for_process(local_rank: int, gpus: int) -> None:
+    """Refuse, naming the fix, a torchrun with more processes per machine than it has GPUs
+    (torch would fail later with 'invalid device ordinal')."""
+    if local_rank >= gpus:
+        raise ValueError(
+            f"process {local_rank} of this machine needs GPU {local_rank}, but torch sees {gpus}"
+            f" CUDA device(s): start torchrun with --nproc_per_node {gpus} (one per GPU), or "
+            "hide the GPUs (CUDA_VISIBLE_DEVICES=) to train on the CPU with gloo"
+        )
 
 
 def teardown(context: Context) -> None:

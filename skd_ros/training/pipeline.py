@@ -233,7 +233,7 @@ def _score_exported(config: TrainConfig, model_json: Path, videos, truth, progre
 
 def exported_maps(config: TrainConfig, model_json: Path, videos, progress: bool = True):
     """Maps of an exported model, run as the node runs it, for every frame of `videos`."""
-    engine = SaliencyEngine(model_json, threads=config.threads)
+    engine = SaliencyEngine(model_json, threads=config.threads or torch.get_num_threads())
     inputs = build_cache(videos, engine.resolution, [], Path(config.cache_dir), progress)
     return exported_predictions(engine, inputs)
 
