@@ -191,7 +191,7 @@ def test_cuda_engine_replays_a_graph_that_matches_eager_and_the_cpu(model_path):
     maps = [gpu.predict(*pair) for pair in pairs]  # each a copy: later frames leave it alone
     eager = gpu.predict_batch(np.stack([p[0] for p in pairs]), np.stack([p[1] for p in pairs]))
     for pair, saliency, batched in zip(pairs, maps, eager, strict=True):
-        np.testing.assert_allclose(saliency, batched, atol=1e-5)  # graph (batch 1) vs eager
+        np.testing.assert_allclose(saliency, batched, atol=1e-4)  # graph (batch 1) vs eager
         # cuDNN convolutions use TF32 on Ampere and later: about 1e-3 relative to fp32
         np.testing.assert_allclose(saliency, cpu.predict(*pair), atol=2e-3)
     assert not np.allclose(maps[0], maps[1])

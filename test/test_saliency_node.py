@@ -324,6 +324,7 @@ def test_bad_start_up_parameter_stops_start_up_with_one_clear_line(
         ("qos_overrides./cam/image_raw.subscription.reliability:=bogus", "`bogus`"),
         ("qos_overrides./cam/image_raw.subscription.depth:=abc", "expecting type 'INTEGER'"),
         ("qos_overrides./cam/saliency.publisher.depth:=-3", "depth -3 is negative"),
+        ("qos_overrides./cam/image_raw.subscription.reliability:=unknown", "not a setting"),
     ],
 )
 def test_bad_qos_override_stops_start_up_with_one_clear_line(

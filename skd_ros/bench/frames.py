@@ -26,8 +26,17 @@ from skd_ros.teachers.deep_nets import DeepNetConfig, DeepSaliencyNet
 
 def end_to_end_costs(repeats: int, device: str, camera: tuple[int, int]) -> list[dict]:
     """Rows {path, where, ms, spread_pct, x_sst}: ms per `camera`-sized frame pair."""
+    threads = cv2.getNumThreads(), torch.get_num_threads()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
+    try:
+        return _costs(repeats, device, camera)
+    finally:
+        cv2.setNumThreads(threads[0])
+        torch.set_num_threads(threads[1])
+
+
+def _costs(repeats: int, device: str, camera: tuple[int, int]) -> list[dict]:
     frames = [f.image for f in generate_clip(ClipSpec(7, "Vehicle", 3, *camera))]
     rows = []
     with tempfile.TemporaryDirectory() as folder:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
@@ -50,14 +50,18 @@ def available() -> str | None:
 
 def measure(repeats: int = 7, device: str = "cuda", max_batch: int = MAX_BATCH) -> dict:
     """Every table of the section (see the module docstring) on `device`."""
-    torch.backends.cudnn.benchmark = True
-    return {
-        "device": _device_name(device),
-        "torch": torch.__version__,
-        "rows": sst_rows(repeats, device, max_batch),
-        "teachers": teacher_rows(repeats, device),
-        "frames": frame_rows(repeats, device),
-    }
+    benchmark = torch.backends.cudnn.benchmark
+    torch.backends.cudnn.benchmark = True  # each shape gets cuDNN's fastest algorithm
+    try:
+        return {
+            "device": _device_name(device),
+            "torch": torch.__version__,
+            "rows": sst_rows(repeats, device, max_batch),
+            "teachers": teacher_rows(repeats, device),
+            "frames": frame_rows(repeats, device),
+        }
+    finally:
+        torch.backends.cudnn.benchmark = benchmark
 
 
 def sst_rows(repeats: int, device: str, max_batch: int) -> list[dict]:
@@ -116,16 +120,16 @@ def frame_rows(repeats: int, device: str) -> list[dict]:
     return end_to_end_costs(repeats, device, CAMERA)
 
 
-def _networks(precision: str, device: str) -> list[tuple[str, nn.Module, tuple]]:
+def _networks(precision: str, device: str) -> Iterator[tuple[str, nn.Module, tuple]]:
+    """Sst-64, then each teacher, built one at a time (the caller frees each in turn)."""
     torch.manual_seed(0)
     sst = _prepared(Sst(ModelConfig(resolution=64)), precision, device)
-    found = [("Sst-64", sst, _sst_inputs(64, 1, precision, device))]
+    yield "Sst-64", sst, _sst_inputs(64, 1, precision, device)
     for name, channels in TEACHERS:
         config = DeepNetConfig(channels)
         width, height = config.input_size
         frames = _tensor((1, channels, height, width), precision, device)
-        found.append((name, _prepared(DeepSaliencyNet(config), precision, device), (frames,)))
-    return found
+        yield name, _prepared(DeepSaliencyNet(config), precision, device), (frames,)
 
 
 def _best_batch(
@@ -141,6 +145,7 @@ def _best_batch(
         except torch.cuda.OutOfMemoryError:
             break
         finally:
+            inputs = None  # freed before the next, twice larger batch is allocated
             _release(device)
         if fps < best * GAIN:
             break

@@ -11,6 +11,8 @@ each new frame with it through a `FramePairer` (see `skd_ros.inference.pairing`)
 from __future__ import annotations
 
 import os
+import threading
+import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass
 
@@ -156,7 +158,7 @@ class _TorchRunner:
         self._model = model.eval().to(self._device)
         self._graphed = None
         if device == "cuda":
-            self._graphed = _GraphedForward(self._model, description.resolution, self._device)
+            self._graphed = _graphed_or_none(self._model, description.resolution, self._device)
 
     def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         if self._graphed is not None and previous.shape[0] == 1:
@@ -167,13 +169,23 @@ class _TorchRunner:
             return self._model(*pair).cpu().numpy()
 
 
+def _graphed_or_none(model, side: int, device) -> _GraphedForward | None:
+    """The captured graph, or None (eager) where this GPU or driver cannot capture one."""
+    try:
+        return _GraphedForward(model, side, device)
+    except RuntimeError as error:
+        warnings.warn(f"CUDA graph capture failed ({error}); Sst runs eagerly", stacklevel=3)
+        return None
+
+
 class _GraphedForward:
     """Sst's batch-1 forward pass captured once as a CUDA graph.
 
     A camera frame is a batch of one, where an eager pass is bound by launching its dozens of
-    small kernels; replaying the graph launches them all at once (0.9-1.2 -> 0.23 ms on an H200,
-    `python -m skd_ros.bench.gpu`). The graph reads and writes fixed buffers: each call copies
-    the frames in and the map out.
+    small kernels; replaying the graph launches them all at once (the network alone: 0.9-1.2
+    -> 0.23 ms on an H200, `python -m skd_ros.bench.gpu`). The graph reads and writes fixed
+    buffers: each call copies the frames in and the map out, under a lock (the buffers are
+    shared between callers).
     """
 
     def __init__(self, model, side: int, device) -> None:
@@ -188,15 +200,18 @@ class _GraphedForward:
                 model(*self._inputs)
         torch.cuda.current_stream(device).wait_stream(stream)
         self._graph = torch.cuda.CUDAGraph()
-        with torch.no_grad(), torch.cuda.graph(self._graph):
+        # thread_local: CUDA work of other threads (another engine) does not break the capture
+        with torch.no_grad(), torch.cuda.graph(self._graph, capture_error_mode="thread_local"):
             self._output = model(*self._inputs)
+        self._lock = threading.Lock()
 
     def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         torch = self._torch
-        for buffer, frame in zip(self._inputs, (previous, current), strict=True):
-            buffer.copy_(torch.from_numpy(frame))
-        self._graph.replay()
-        return self._output.cpu().numpy()
+        with self._lock:
+            for buffer, frame in zip(self._inputs, (previous, current), strict=True):
+                buffer.copy_(torch.from_numpy(frame))
+            self._graph.replay()
+            return self._output.cpu().numpy()
 
 
 @dataclass(frozen=True)

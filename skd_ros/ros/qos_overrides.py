@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.exceptions import InvalidParameterTypeException
 from rclpy.node import Node
-from rclpy.qos import QoSProfile
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from rclpy.qos_overriding_options import (
     InvalidQosOverridesError,
     QoSOverridingOptions,
@@ -23,9 +23,16 @@ from rclpy.qos_overriding_options import (
 )
 from rclpy.subscription import Subscription
 
-ACCEPTED = (  # the policies rclpy's default overriding options declare
-    "reliability: reliable, best_effort or system_default; "
-    "history: keep_last, keep_all or system_default; depth: an integer >= 0"
+
+def _names(policy) -> str:
+    """The values this ROS distribution accepts for `policy` (UNKNOWN is not a setting)."""
+    return ", ".join(m.name.lower() for m in policy if m.name != "UNKNOWN")
+
+
+# the policies rclpy's default overriding options declare
+ACCEPTED = (
+    f"reliability: {_names(ReliabilityPolicy)}; history: {_names(HistoryPolicy)}; "
+    "depth: an integer >= 0"
 )
 
 
@@ -48,7 +55,7 @@ def explained(topic: str, entity: str) -> Iterator[None]:
 
 def overriding_options() -> QoSOverridingOptions:
     """rclpy's default overridable policies (history, depth, reliability), checked here for
-    what rclpy passes through to the middleware unchecked (a negative depth)."""
+    what rclpy passes through to the middleware unchecked (a negative depth, 'unknown')."""
     return QoSOverridingOptions.with_default_policies(callback=_check)
 
 
@@ -62,9 +69,15 @@ def overridden_qos(owner: Node, topic: str, default: QoSProfile) -> QoSProfile:
 
 
 def _check(qos: QoSProfile) -> SetParametersResult:
+    """What rclpy lets through and the middleware then refuses with a traceback."""
+    reason = ""
     if qos.depth < 0:
-        return SetParametersResult(successful=False, reason=f"depth {qos.depth} is negative")
-    return SetParametersResult(successful=True)
+        reason = f"depth {qos.depth} is negative"
+    elif qos.reliability == ReliabilityPolicy.UNKNOWN:
+        reason = "reliability 'unknown' is not a setting"
+    elif qos.history == HistoryPolicy.UNKNOWN:
+        reason = "history 'unknown' is not a setting"
+    return SetParametersResult(successful=not reason, reason=reason)
 
 
 def _message(topic: str, entity: str, error: Exception) -> str:
