@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from skd_ros import metrics
+from skd_ros.cli_args import positive_int
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.export import load_sst
 from skd_ros.inference.model_files import default_model_path
@@ -28,11 +29,11 @@ from skd_ros.visualize import contact_sheet, label, overlay
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m skd_ros.demo", description=__doc__)
-    parser.add_argument("--frames", type=int, default=60, help="clip length (default 60)")
+    parser.add_argument("--frames", type=positive_int, default=60, help="clip length (default 60)")
     parser.add_argument("--seed", type=int, default=7, help="synthetic clip seed (default 7)")
     parser.add_argument(
         "--size",
-        type=int,
+        type=positive_int,
         nargs=2,
         default=[640, 360],
         metavar=("W", "H"),

@@ -30,6 +30,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from skd_ros.cli_args import positive_float, positive_int
 from skd_ros.data.synthetic import CATEGORIES, ClipSpec, generate_clip, video_name
 from skd_ros.inference.draw import overlay_with_regions
 from skd_ros.ros.environment import domain_id, local_ros_env
@@ -41,7 +42,9 @@ GROUND_TRUTH_COLOR = (80, 220, 80)  # BGR
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="demo_node", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=int, default=90, help="clip length (default 90, 3 s)")
+    parser.add_argument(
+        "--frames", type=positive_int, default=90, help="clip length (default 90, 3 s)"
+    )
     parser.add_argument("--seed", type=int, default=33, help="synthetic clip seed (default 33)")
     parser.add_argument("--category", choices=CATEGORIES, default="Human", help="(default Human)")
     parser.add_argument(
@@ -49,7 +52,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="frame size (default 640 360, what the demo weights were trained on)",
     )  # fmt: skip
     parser.add_argument("--model", type=Path, help="exported model .json (default: packaged)")
-    parser.add_argument("--rate", type=float, default=1.0, help="replay speed (1.0: 30 fps)")
+    parser.add_argument(
+        "--rate", type=positive_float, default=1.0, help="replay speed (1.0: 30 fps)"
+    )
     parser.add_argument("--storage", choices=("sqlite3", "mcap"), default="mcap")
     parser.add_argument("--out", type=Path, default=Path("outputs/demo_node"))
     return parser.parse_args(argv)

@@ -43,6 +43,26 @@ def test_every_executable_answers_help_without_starting(executable):
     assert result.returncode == 0 and "usage:" in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.parametrize(
+    ("command", "says"),
+    [
+        (["bench", "--repeats", "0"], "--repeats: 0 must be an integer >= 1"),
+        (["measure_node", "--rates", "30", "nan"], "--rates: nan must be a finite number > 0"),
+        (["measure_node", "--size", "0", "720"], "--size: 0 must be an integer >= 1"),
+        (["-m", "skd_ros.bench.gpu", "--repeats", "x"], "--repeats: 'x' is not an integer"),
+        (["-m", "skd_ros.bench.nodes", "0"], "counts: 0 must be an integer >= 1"),
+        (["-m", "skd_ros.ros.paced_reference", "--frames", "-1"], "--frames: -1 must be"),
+    ],
+)
+def test_measuring_tools_refuse_bad_numbers_by_name(command, says):
+    executable = sys.executable if command[0] == "-m" else Path(sys.executable).parent / command[0]
+    arguments = command if command[0] == "-m" else command[1:]
+    result = subprocess.run(
+        [str(executable), *arguments], capture_output=True, text=True, timeout=60, cwd=ROOT
+    )
+    assert result.returncode == 2 and says in result.stderr, result.stderr[-2000:]
+
+
 def test_colcon_installs_launch_config_and_models_to_share(colcon_install):
     share = colcon_install / "share"
     assert (share / "ament_index" / "resource_index" / "packages" / "skd_ros").is_file()

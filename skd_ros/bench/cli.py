@@ -16,6 +16,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from skd_ros.cli_args import positive_int
+
 SECTIONS = ("nodes", "speed", "peak", "payoff", "accuracy", "memory", "scaling", "gpu")
 
 
@@ -24,7 +26,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         prog="bench", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--out", type=Path, default=Path("outputs/bench"), help="output folder")
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per figure")
+    parser.add_argument("--repeats", type=positive_int, default=7, help="timed runs per figure")
     parser.add_argument("--skip", nargs="*", default=[], choices=SECTIONS, help="sections")
     parser.add_argument("--quick", action="store_true", help="3 repeats, 2 s node windows")
     return parser.parse_args(argv)

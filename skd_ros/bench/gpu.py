@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from skd_ros.bench.timing import Timing, time_call
+from skd_ros.cli_args import positive_int
 from skd_ros.models import ModelConfig, Sst
 from skd_ros.teachers.deep_nets import DeepNetConfig, DeepSaliencyNet
 
@@ -243,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     from skd_ros.bench.summary import gpu_text
 
     parser = argparse.ArgumentParser(prog="python -m skd_ros.bench.gpu", description=__doc__)
-    parser.add_argument("--repeats", type=int, default=7, help="timed runs per figure")
+    parser.add_argument("--repeats", type=positive_int, default=7, help="timed runs per figure")
     parser.add_argument("--out", type=Path, help="also write the results as JSON here")
     args = parser.parse_args(argv)
     reason = available()

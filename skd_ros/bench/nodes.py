@@ -36,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from skd_ros.cli_args import positive_float, positive_int
 from skd_ros.ros.environment import domain_id, local_ros_env, reuse_large_buffers
 from skd_ros.ros.measure import _cpu_seconds, _frame, start_node
 
@@ -296,11 +297,19 @@ def format_table(rows: list[dict]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="nodes", description=__doc__.split("\n\n")[0])
-    parser.add_argument("counts", type=int, nargs="*", default=[1, 2, 4], help="node counts")
-    parser.add_argument("--rate", type=float, default=30.0, help="Hz per camera (default 30)")
-    parser.add_argument("--seconds", type=float, default=5.0, help="per count (default 5)")
-    parser.add_argument("--size", type=int, nargs=2, default=[1280, 720], metavar=("W", "H"))
-    parser.add_argument("--threads", type=int, default=1, help="inference threads per node")
+    parser.add_argument(
+        "counts", type=positive_int, nargs="*", default=[1, 2, 4], help="node counts"
+    )
+    parser.add_argument(
+        "--rate", type=positive_float, default=30.0, help="Hz per camera (default 30)"
+    )
+    parser.add_argument("--seconds", type=positive_float, default=5.0, help="per count (default 5)")
+    parser.add_argument(
+        "--size", type=positive_int, nargs=2, default=[1280, 720], metavar=("W", "H")
+    )
+    parser.add_argument(
+        "--threads", type=positive_int, default=1, help="inference threads per node"
+    )
     parser.add_argument("--model", help="exported model .json (default: packaged)")
     args = parser.parse_args(argv)
     rows = several_nodes(

@@ -43,6 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
+from skd_ros.cli_args import positive_float, positive_int
 from skd_ros.ros.environment import domain_id, local_ros_env
 
 IDLE_SECONDS = 3.0
@@ -192,13 +193,22 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument(
-        "--rates", type=float, nargs="+", default=[30, 60, 100, 150, 200], help="input rates, Hz"
+        "--rates",
+        type=positive_float,
+        nargs="+",
+        default=[30, 60, 100, 150, 200],
+        help="input rates, Hz",
     )
-    parser.add_argument("--seconds", type=float, default=4.0, help="per rate")
+    parser.add_argument("--seconds", type=positive_float, default=4.0, help="per rate")
     parser.add_argument(
-        "--size", type=int, nargs=2, default=[1280, 720], metavar=("W", "H"), help="frame size"
+        "--size",
+        type=positive_int,
+        nargs=2,
+        default=[1280, 720],
+        metavar=("W", "H"),
+        help="frame size",
     )
-    parser.add_argument("--threads", type=int, default=1, help="node inference threads")
+    parser.add_argument("--threads", type=positive_int, default=1, help="node inference threads")
     parser.add_argument("--model", help="exported model .json (None: packaged)")
     parser.add_argument(
         "--transport",

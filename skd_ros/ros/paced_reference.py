@@ -21,6 +21,7 @@ import time
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import Image
 
+from skd_ros.cli_args import positive_float, positive_int
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.peaks import find_regions
 from skd_ros.ros import messages
@@ -72,9 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     from skd_ros.ros.probe import bgr8_message
 
     parser = argparse.ArgumentParser(prog="paced_reference", description=main.__doc__)
-    parser.add_argument("--rates", type=float, nargs="+", default=[500, 200, 100, 50, 30])
-    parser.add_argument("--frames", type=int, default=150, help="per rate (default 150)")
-    parser.add_argument("--size", type=int, nargs=2, default=[1280, 720], metavar=("W", "H"))
+    parser.add_argument("--rates", type=positive_float, nargs="+", default=[500, 200, 100, 50, 30])
+    parser.add_argument("--frames", type=positive_int, default=150, help="per rate (default 150)")
+    parser.add_argument(
+        "--size", type=positive_int, nargs=2, default=[1280, 720], metavar=("W", "H")
+    )
     parser.add_argument("--model", help="exported model .json (default: packaged)")
     args = parser.parse_args(argv)
     reference = PacedReference(bgr8_message(_frame(*args.size), 0), args.model)

@@ -14,16 +14,17 @@ from pathlib import Path
 import cv2
 import torch
 
+from skd_ros.cli_args import positive_int
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.teachers.timing import builtin_teachers_for_timing
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m skd_ros.teachers", description=__doc__)
-    parser.add_argument("--threads", type=int, default=1, help="OpenCV and torch threads")
-    parser.add_argument("--repeats", type=int, default=20, help="timed calls per teacher")
-    parser.add_argument("--width", type=int, default=1280)
-    parser.add_argument("--height", type=int, default=720)
+    parser.add_argument("--threads", type=positive_int, default=1, help="OpenCV and torch threads")
+    parser.add_argument("--repeats", type=positive_int, default=20, help="timed calls per teacher")
+    parser.add_argument("--width", type=positive_int, default=1280)
+    parser.add_argument("--height", type=positive_int, default=720)
     args = parser.parse_args(argv)
     cv2.setNumThreads(args.threads)
     torch.set_num_threads(args.threads)
