@@ -9,6 +9,7 @@ the copy to the device, the network and the copy back. The deep teachers are unt
 
 from __future__ import annotations
 
+import functools
 import tempfile
 from pathlib import Path
 
@@ -16,12 +17,11 @@ import cv2
 import torch
 
 from skd_ros.bench.models import packaged
+from skd_ros.bench.payoff import whole_frame_call
 from skd_ros.bench.timing import time_call
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.inference.engine import SaliencyEngine
-from skd_ros.preprocess import prepare_frame
-from skd_ros.teachers.deep import load_deep_teacher, save_deep_teacher
-from skd_ros.teachers.deep_nets import DeepNetConfig, DeepSaliencyNet
+from skd_ros.teachers.timing import deep_teachers_for_timing
 
 
 def end_to_end_costs(repeats: int, device: str, camera: tuple[int, int]) -> list[dict]:
@@ -40,20 +40,14 @@ def _costs(repeats: int, device: str, camera: tuple[int, int]) -> list[dict]:
     frames = [f.image for f in generate_clip(ClipSpec(7, "Vehicle", 3, *camera))]
     rows = []
     with tempfile.TemporaryDirectory() as folder:
-        for kind, channels in (("spatial", 3), ("temporal", 6)):
-            torch.manual_seed(0)
-            net = DeepSaliencyNet(DeepNetConfig(channels)).eval()
-            teacher = load_deep_teacher(save_deep_teacher(net, Path(folder) / kind, kind), device)
-            rows.append(_row(f"{kind} teacher", device, lambda t=teacher: t(*frames[:2]), repeats))
+        for teacher in deep_teachers_for_timing(Path(folder), device):
+            call = functools.partial(teacher, *frames[:2])
+            rows.append(_row(f"{teacher.kind} teacher", device, call, repeats))
     for precision, backend, where in (("fp32", "torch", device), ("int8", "onnxruntime", "cpu")):
         engine = SaliencyEngine(packaged(precision), backend=backend, device=where)
-        previous = prepare_frame(frames[0], engine.resolution)
-
-        def sst(engine=engine, previous=previous) -> object:
-            return engine.predict(previous, prepare_frame(frames[1], engine.resolution))
-
         label = f"Sst-64 {precision} ({backend})"
-        rows.append(_row(label, where if where == device else "cpu, 1 thread", sst, repeats))
+        runs_on = where if where == device else "cpu, 1 thread"
+        rows.append(_row(label, runs_on, whole_frame_call(engine, frames), repeats))
     sst_ms = rows[2]["ms"]
     return [row | {"x_sst": row["ms"] / sst_ms} for row in rows]
 

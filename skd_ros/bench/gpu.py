@@ -30,6 +30,7 @@ from torch import nn
 
 from skd_ros.bench.timing import Timing, time_call
 from skd_ros.cli_args import positive_int
+from skd_ros.inference.engine import capture_graph
 from skd_ros.models import ModelConfig, Sst
 from skd_ros.teachers.deep_nets import DeepNetConfig, DeepSaliencyNet
 
@@ -171,16 +172,8 @@ def _eager_call(model: nn.Module, inputs: tuple) -> Callable[[], object]:
 
 
 def _graph_call(model: nn.Module, inputs: tuple) -> Callable[[], object]:
-    """Capture one forward pass as a CUDA graph; the call replays it (same input buffers)."""
-    stream = torch.cuda.Stream()
-    stream.wait_stream(torch.cuda.current_stream())
-    with torch.no_grad(), torch.cuda.stream(stream):
-        for _ in range(3):  # cuDNN picks its algorithms before capture
-            model(*inputs)
-    torch.cuda.current_stream().wait_stream(stream)
-    graph = torch.cuda.CUDAGraph()
-    with torch.no_grad(), torch.cuda.graph(graph):
-        model(*inputs)
+    """Capture one forward pass as the engine does; the call replays it (same inputs)."""
+    graph, _ = capture_graph(model, inputs)
 
     def call() -> None:
         graph.replay()

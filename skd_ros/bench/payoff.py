@@ -10,6 +10,7 @@ their stage-0 weights exist (`train run --config config/demo_weights.yaml` write
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
@@ -36,14 +37,14 @@ def costs(models: dict[str, Path], repeats: int) -> dict[str, float]:
             timing = time_call(lambda t=teacher: t(frames[0], frames[1]), repeats, run_s=0.5)
             result[f"teacher: {teacher.name}"] = timing.ms
     for label, model_json in models.items():
-        engine = SaliencyEngine(model_json)
-        previous = prepare_frame(frames[0], engine.resolution)
-
-        def sst(engine=engine, previous=previous) -> object:
-            return engine.predict(previous, prepare_frame(frames[1], engine.resolution))
-
-        result[label] = time_call(sst, repeats).ms
+        result[label] = time_call(whole_frame_call(SaliencyEngine(model_json), frames), repeats).ms
     return result
+
+
+def whole_frame_call(engine: SaliencyEngine, frames: list) -> Callable[[], object]:
+    """A call mapping camera frame 1 (after frame 0) as the node does: R, then Sst."""
+    previous = prepare_frame(frames[0], engine.resolution)
+    return lambda: engine.predict(previous, prepare_frame(frames[1], engine.resolution))
 
 
 def accuracy(models: dict[str, Path], config_path: str = DEMO_CONFIG) -> dict[str, dict]:

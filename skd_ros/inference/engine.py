@@ -169,6 +169,25 @@ class _TorchRunner:
             return self._model(*pair).cpu().numpy()
 
 
+def capture_graph(model, inputs) -> tuple:
+    """(graph, output): one no-grad forward pass of `model` on the CUDA tensors `inputs`,
+    captured as a CUDA graph; `graph.replay()` reruns it on whatever `inputs` then hold."""
+    import torch
+
+    device = inputs[0].device
+    stream = torch.cuda.Stream(device)
+    stream.wait_stream(torch.cuda.current_stream(device))
+    with torch.no_grad(), torch.cuda.stream(stream):
+        for _ in range(3):  # cuDNN settles its algorithms before the capture
+            model(*inputs)
+    torch.cuda.current_stream(device).wait_stream(stream)
+    graph = torch.cuda.CUDAGraph()
+    # thread_local: CUDA work of other threads (another engine) does not break the capture
+    with torch.no_grad(), torch.cuda.graph(graph, capture_error_mode="thread_local"):
+        output = model(*inputs)
+    return graph, output
+
+
 def _graphed_or_none(model, side: int, device) -> _GraphedForward | None:
     """The captured graph, or None (eager) where this GPU or driver cannot capture one."""
     try:
@@ -193,16 +212,7 @@ class _GraphedForward:
 
         self._torch = torch
         self._inputs = [torch.zeros((1, 3, side, side), device=device) for _ in range(2)]
-        stream = torch.cuda.Stream(device)
-        stream.wait_stream(torch.cuda.current_stream(device))
-        with torch.no_grad(), torch.cuda.stream(stream):
-            for _ in range(3):  # cuDNN settles its algorithms before the capture
-                model(*self._inputs)
-        torch.cuda.current_stream(device).wait_stream(stream)
-        self._graph = torch.cuda.CUDAGraph()
-        # thread_local: CUDA work of other threads (another engine) does not break the capture
-        with torch.no_grad(), torch.cuda.graph(self._graph, capture_error_mode="thread_local"):
-            self._output = model(*self._inputs)
+        self._graph, self._output = capture_graph(model, self._inputs)
         self._lock = threading.Lock()
 
     def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:

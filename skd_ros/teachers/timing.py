@@ -19,9 +19,16 @@ CLASSICAL_FOR_TIMING = ("spectral-residual", "fine-grained", "flow")
 
 def builtin_teachers_for_timing(folder: Path) -> list:
     """Every built-in teacher; the deep ones untrained (seeded), saved under `folder`."""
-    teachers = [build_teacher(n) for n in CLASSICAL_FOR_TIMING]
+    return [build_teacher(n) for n in CLASSICAL_FOR_TIMING] + deep_teachers_for_timing(folder)
+
+
+def deep_teachers_for_timing(folder: Path, device: str = "cpu") -> list:
+    """The spatial and temporal deep teachers, untrained (seeded), saved under `folder` and
+    loaded on `device`."""
+    teachers = []
     for kind, channels in (("spatial", 3), ("temporal", 6)):
         torch.manual_seed(0)
         net = DeepSaliencyNet(DeepNetConfig(channels)).eval()
-        teachers.append(build_teacher(save_deep_teacher(net, folder / kind, kind)))
+        path = save_deep_teacher(net, folder / kind, kind)
+        teachers.append(build_teacher(path, device=device))
     return teachers
