@@ -6,9 +6,10 @@
     python3 -m skd_ros.bootstrap lock                    # re-pin config/requirements.txt
 
 Run from the repository root with the system Python (3.10+, with `venv`). Standard library
-only, because it runs before anything is installed. The environment is `.venv` (or
-`$SKD_VENV`); it gets everything pinned in `config/requirements.txt` plus skd_ros itself
-(editable), and is reinstalled only when the lock file or setup.py changes.
+only (skd_ros.ros.environment too), because it runs before anything is installed. The
+environment is `.venv` (or `$SKD_VENV`); it gets everything pinned in
+`config/requirements.txt` plus skd_ros itself (editable), and is reinstalled only when the
+lock file or setup.py changes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import sys
 import tempfile
 import venv
 from pathlib import Path
+
+from skd_ros.ros.environment import shared_memory_warning  # standard library only too
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCK = ROOT / "config" / "requirements.txt"
@@ -82,6 +85,8 @@ def test(args: list[str]) -> None:
     os.chdir(ROOT)
     for check in (["check"], ["format", "--check"]):
         subprocess.run([str(bin_dir / "ruff"), *check, "skd_ros", "test"], check=True)
+    if (shortage := shared_memory_warning(processes=8)) is not None:  # the tests start ROS
+        print(f"warning: {shortage}", file=sys.stderr)  # processes; short, they crawl
     os.execv(python, [str(python), "-m", "pytest", *args])
 
 

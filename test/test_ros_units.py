@@ -11,6 +11,7 @@ from ros_support import ROOT
 
 from skd_ros.inference.peaks import REGION_DTYPE, find_regions
 from skd_ros.ros import params
+from skd_ros.ros.environment import shared_memory_warning
 from skd_ros.ros.latest import LatestSlot
 from skd_ros.ros.stats import NodeStats, Throttle
 
@@ -220,3 +221,11 @@ def test_paced_reference_times_the_nodes_path_back_to_back_and_paced(capsys):
     rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| ")]
     assert rows[1].startswith("| back to back | 0 |") and rows[2].startswith("| 100 |")
     assert float(rows[2].split("|")[3]) > 0
+
+
+def test_short_shared_memory_is_named_with_its_fix(tmp_path):
+    assert shared_memory_warning(processes=0, path=tmp_path) is None
+    warning = shared_memory_warning(processes=10**9, path=tmp_path)  # no disk has 34 PB
+    assert str(tmp_path) in warning and "MB free" in warning
+    assert "fastdds shm clean" in warning
+    assert shared_memory_warning(path=tmp_path / "missing") is None  # no /dev/shm: no check

@@ -14,11 +14,13 @@ import pytest
 from ros_support import (
     TARGET_CLIP,
     RosProcess,
+    fastdds_segments,
     local_ros_environment,
     model_for_tests,
     new_domain,
     node_args,
     on_target,
+    orphaned,
     wait_until,
 )
 
@@ -274,9 +276,13 @@ def test_silence_with_a_publisher_gives_a_qos_and_transport_hint(node, probe):
     assert "QoS is compatible" in node.output()
 
 
-def test_node_exits_cleanly_on_sigint(node, probe):
+def test_node_exits_cleanly_on_sigint_and_frees_its_shared_memory(node, probe):
     assert node.alive()
+    mapped = fastdds_segments(node.process.pid)
+    assert mapped, "the node runs with the shared-memory profile"
     assert node.stop() == 0, node.output()
+    # each leaked segment is 32 MB of RAM in /dev/shm until reboot (it was, once activated)
+    assert not orphaned(mapped)
 
 
 # ------------------------------------------------------------------ processes of their own

@@ -25,6 +25,10 @@ from pathlib import Path
 from skd_ros.package_files import find_package_file, package_file_candidates
 
 PROFILE_NAME = "fastdds_shm.xml"
+SHARED_MEMORY = Path("/dev/shm")
+# what one process takes there under the profile: its 32 MB segment_size plus Fast DDS's
+# bookkeeping (33.5 MB), and a small port segment (0.5 MB)
+SEGMENT_BYTES_PER_PROCESS = 34 << 20
 
 
 def fastdds_profile() -> Path:
@@ -34,6 +38,29 @@ def fastdds_profile() -> Path:
         looked = [str(c) for c in package_file_candidates("config", "config", PROFILE_NAME)]
         raise FileNotFoundError(f"{PROFILE_NAME} not found (looked in {looked})")
     return path
+
+
+def shared_memory_warning(processes: int = 4, path: Path = SHARED_MEMORY) -> str | None:
+    """Why Fast DDS's shared memory is short, or None: room for `processes` more processes.
+
+    /dev/shm is RAM. A process killed before it could delete its segments leaves them there
+    until reboot; once it is full, Fast DDS cannot create its own segment (frames are lost)
+    and the machine slows to a crawl for lack of memory.
+    """
+    try:
+        stats = os.statvfs(path)
+    except OSError:
+        return None  # no /dev/shm (not Linux): nothing to check
+    free = stats.f_bavail * stats.f_frsize
+    if free >= processes * SEGMENT_BYTES_PER_PROCESS:
+        return None
+    return (
+        f"{path} has {free >> 20} MB free of {(stats.f_blocks * stats.f_frsize) >> 20} MB; "
+        f"each ROS process under skd_ros's Fast DDS profile takes "
+        f"{SEGMENT_BYTES_PER_PROCESS >> 20} MB there. Killed processes leave their segments "
+        "behind until reboot: `fastdds shm clean` deletes those no process uses "
+        "(README, 'Transport')"
+    )
 
 
 def domain_id(salt: int = 0) -> int:
@@ -118,3 +145,14 @@ def settle_runtime() -> None:
     cv2.setNumThreads(1)
     gc.collect()
     gc.freeze()
+
+
+def release_runtime() -> None:
+    """Undo `settle_runtime`'s freeze when the node releases what it configured.
+
+    Frozen objects are never collected, not even at exit, and among them sit cycles that
+    hold the middleware's context: its Fast DDS participant was then never deleted, and each
+    stopped node left its two shared-memory segments (32 MB each with the packaged profile)
+    in /dev/shm until the next reboot.
+    """
+    gc.unfreeze()

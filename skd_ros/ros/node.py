@@ -54,7 +54,12 @@ from skd_ros.inference.peaks import find_regions
 from skd_ros.ros import messages, params
 from skd_ros.ros.camera_input import CameraInput
 from skd_ros.ros.diagnostics import PROCESSING_ERROR, diagnostic_array
-from skd_ros.ros.environment import reuse_large_buffers, settle_runtime
+from skd_ros.ros.environment import (
+    release_runtime,
+    reuse_large_buffers,
+    settle_runtime,
+    shared_memory_warning,
+)
 from skd_ros.ros.image_codec import CameraFrame, MalformedImage, camera_frame
 from skd_ros.ros.latest import LatestSlot
 from skd_ros.ros.qos_overrides import (
@@ -202,6 +207,8 @@ class SaliencyNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._stream = SaliencyStream(engine, self.settings.max_gap_s)
         self.get_logger().info(f"loaded {engine} from {engine.description.path}")
+        if (shortage := shared_memory_warning()) is not None:
+            self.get_logger().warning(shortage)
         period = float(values["diagnostics.period_s"])
         # wall-clock timers: with use_sim_time, /clock stops when a bag ends (or before it
         # starts), and the node's status must not stop with it
@@ -331,6 +338,7 @@ class SaliencyNode(LifecycleNode):
             self.destroy_publisher(self._diagnostics_pub)
             self._diagnostics_pub = None
         self._stream = None
+        release_runtime()
 
     def start(self) -> bool:
         """Configure and activate (autostart); False, with the reason logged, on failure."""
