@@ -152,7 +152,7 @@ def release_runtime() -> None:
 
     Frozen objects are never collected, not even at exit, and among them sit cycles that
     hold the middleware's context: its Fast DDS participant was then never deleted, and each
-    stopped node left its two shared-memory segments (32 MB each with the packaged profile)
-    in /dev/shm until the next reboot.
+    stopped node left its shared-memory segments (34 MB with the packaged profile) in
+    /dev/shm until the next reboot.
     """
     gc.unfreeze()
