@@ -55,11 +55,11 @@ def new_domain() -> int:
 
 
 @contextmanager
-def local_ros_environment(domain: int):
+def local_ros_environment(domain: int, shared_memory: bool = True):
     """Set the local ROS variables in this (test) process for the duration of a block."""
     saved = dict(os.environ)
     os.environ.clear()
-    os.environ.update(local_ros_env(domain, saved))
+    os.environ.update(local_ros_env(domain, saved, shared_memory))
     try:
         yield
     finally:
@@ -70,7 +70,8 @@ def local_ros_environment(domain: int):
 class RosProcess:
     """A child process (`python -m <module> args`) with the local ROS environment, logged.
 
-    `command` replaces the `python -m` form when given.
+    `command` replaces the `python -m` form when given; `shared_memory=False` runs it on
+    Fast DDS's default transports.
     """
 
     def __init__(
@@ -80,13 +81,14 @@ class RosProcess:
         domain: int,
         log: Path,
         command: list[str] | None = None,
+        shared_memory: bool = True,
     ) -> None:
         self.log_path = log
         self._log = open(log, "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             command or [sys.executable, "-m", module, *args],
             cwd=ROOT,
-            env=local_ros_env(domain),
+            env=local_ros_env(domain, shared_memory=shared_memory),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,

@@ -71,6 +71,9 @@ def test_corrupt_or_missing_files_are_reported_with_their_path(exported, tmp_pat
         model_file(tmp_path / paths.metadata.name, "onnx")
     with pytest.raises(ModelFileError, match="does not exist"):
         read_metadata(tmp_path / "missing.json")
+    given = tmp_path / "notes.md"  # another suffix: the .json beside it is looked for
+    with pytest.raises(ModelFileError, match=r"notes\.json does not exist .*given .*notes\.md"):
+        read_metadata(given)
 
 
 def test_foreign_or_broken_json_is_refused(tmp_path):

@@ -73,7 +73,9 @@ def read_description(model: str | os.PathLike | None) -> ModelDescription:
     """Load and validate an exported model's JSON (empty `model`: the packaged default)."""
     path = resolve_model_path(model)
     if not path.is_file():
-        raise ModelFileError(f"model description {path} does not exist; {FIX_HINT}")
+        given = "" if model in (None, "") or Path(model).expanduser() == path else model
+        looked = f" (the description that goes with the given {given})" if given else ""
+        raise ModelFileError(f"model description {path} does not exist{looked}; {FIX_HINT}")
     try:
         metadata = json.loads(path.read_text())
     except (OSError, json.JSONDecodeError, UnicodeDecodeError) as exc:

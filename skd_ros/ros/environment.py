@@ -68,13 +68,20 @@ def domain_id(salt: int = 0) -> int:
     return 1 + (os.getpid() * 7 + salt) % 100
 
 
-def local_ros_env(domain: int | None = None, base: dict[str, str] | None = None) -> dict[str, str]:
-    """A copy of `base` (default os.environ) set up for local, delivery-safe ROS traffic."""
+def local_ros_env(
+    domain: int | None = None, base: dict[str, str] | None = None, shared_memory: bool = True
+) -> dict[str, str]:
+    """A copy of `base` (default os.environ) set up for local, delivery-safe ROS traffic.
+
+    `shared_memory=False` leaves Fast DDS's default transports (to show what they lose).
+    """
     env = dict(os.environ if base is None else base)
     env.pop("ROS_LOCALHOST_ONLY", None)  # deprecated; conflicts with the discovery range
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env["ROS_DOMAIN_ID"] = str(domain_id() if domain is None else domain)
-    env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(fastdds_profile())
+    env.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
+    if shared_memory:
+        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(fastdds_profile())
     env.pop("FASTDDS_BUILTIN_TRANSPORTS", None)  # the profile decides the transports
     env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     env["PYTHONUNBUFFERED"] = "1"

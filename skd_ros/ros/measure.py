@@ -222,9 +222,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m skd_ros.ros.measure`."""
     args = parse_args(argv)
-    env = local_ros_env(domain_id(salt=17))
-    if args.transport == "default":
-        env.pop("FASTDDS_DEFAULT_PROFILES_FILE")
+    env = local_ros_env(domain_id(salt=17), shared_memory=args.transport == "shm")
     os.environ.clear()
     os.environ.update(env)
     from skd_ros.ros.paced_reference import PacedReference

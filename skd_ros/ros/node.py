@@ -52,7 +52,7 @@ from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.pairing import FIRST_FRAME
 from skd_ros.inference.peaks import find_regions
 from skd_ros.ros import messages, params
-from skd_ros.ros.camera_input import CameraInput
+from skd_ros.ros.camera_input import CameraInput, RCLError
 from skd_ros.ros.diagnostics import PROCESSING_ERROR, diagnostic_array
 from skd_ros.ros.environment import (
     release_runtime,
@@ -90,6 +90,13 @@ TRANSPORT_HINT = (
     "(large images over Fast DDS's default transports); for the latter, start the camera and "
     "this node with "
     "FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> (README, 'Transport')"
+)
+
+LOST_IN_TRANSPORT = "lost in transport"
+TRANSPORT_LOSS_HINT = (
+    "large images over Fast DDS's default transports lose fragments (use the shared-memory "
+    "profile, README 'Transport'), and an image larger than the profile's segment_size "
+    "(32 MB) cannot pass through it (raise segment_size)"
 )
 
 
@@ -147,6 +154,11 @@ class SaliencyNode(LifecycleNode):
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.settings = params.Settings.from_values(self._values())
         self._throttle = Throttle(self.settings.warn_throttle_s)
+        if unknown := self._unknown_overrides():
+            self.get_logger().warning(
+                f"ignored start-up parameter(s) this node does not have: {', '.join(unknown)} "
+                "(misspelled? `ros2 run skd_ros saliency_node --help` lists every parameter)"
+            )
 
     # ---------------------------------------------------------------- parameters
 
@@ -157,6 +169,16 @@ class SaliencyNode(LifecycleNode):
                 self.declare_parameter(spec.name, spec.default, params.descriptor(spec))
             except (InvalidParameterTypeException, InvalidParameterValueException) as error:
                 raise params.StartupError(spec, error) from None
+
+    def _unknown_overrides(self) -> list[str]:
+        """Start-up values (-p, params file) for names never declared: typos, else silent.
+        `qos_overrides.*` are declared with the publishers and checked there."""
+        given = getattr(self, "_parameter_overrides", {})  # rclpy keeps them only privately
+        return sorted(
+            name
+            for name in given
+            if not self.has_parameter(name) and not name.startswith("qos_overrides.")
+        )
 
     def _values(self) -> dict[str, params.Value]:
         return {spec.name: self.get_parameter(spec.name).value for spec in params.SPECS}
@@ -267,7 +289,7 @@ class SaliencyNode(LifecycleNode):
 
     def _subscribe(self, topic: str, msg_type, qos: QoSProfile) -> None:
         events = SubscriptionEventCallbacks(
-            message_lost=lambda info: self.stats.messages_lost(info.total_count_change),
+            message_lost=self._on_messages_lost,
             incompatible_qos=self._on_incompatible_qos,
         )
         self._input_topic = topic
@@ -382,6 +404,16 @@ class SaliencyNode(LifecycleNode):
         self.stats.frame_received(received_ns, replaced_older=False)
         self._skip(cause, f"skipped a frame on {self._input_topic}: {why}")
 
+    def _on_messages_lost(self, info) -> None:
+        """Frames the middleware reports lost before they reached this node: counted, and
+        said (throttled), since no callback of ours ever sees them."""
+        self.stats.messages_lost(info.total_count_change)
+        self._warn(
+            LOST_IN_TRANSPORT,
+            f"{info.total_count_change} frame(s) from {self._input_topic} lost in transport "
+            f"({info.total_count} in all): {TRANSPORT_LOSS_HINT}",
+        )
+
     def _work(self) -> None:
         while not self._stop.is_set():
             item = self._slot.take(timeout=1.0)  # `interrupt` wakes it to stop
@@ -390,6 +422,8 @@ class SaliencyNode(LifecycleNode):
             try:
                 self._process(item)
             except Exception as error:  # keep running; counted, and logged throttled
+                if not self.context.ok():  # Ctrl-C shut the context down under this frame
+                    return
                 self._skip(
                     PROCESSING_ERROR, f"a frame from {self._input_topic} failed: {_named(error)}"
                 )
@@ -555,7 +589,12 @@ def main(argv: list[str] | None = None) -> int:
         print(params.usage())
         return 0
     reuse_large_buffers()  # before any frame buffer is allocated; see its docstring
-    rclpy.init(args=args)
+    try:
+        rclpy.init(args=args)
+    except RCLError as error:  # e.g. a --params-file that does not exist or does not parse
+        reason = str(error).split(", at ")[0]  # without rcl's source location
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"start-up stopped: {reason}")
+        return 1
     node = None
     code = 0
     try:
