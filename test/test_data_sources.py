@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from skd_ros.data.avs1k import scan_avs1k
-from skd_ros.data.bags import bag_videos, image_message, message_image, write_image_bag
+from skd_ros.data.bags import (
+    bag_videos,
+    find_bags,
+    image_message,
+    message_image,
+    write_image_bag,
+)
 from skd_ros.data.folders import scan_frame_folders
 from skd_ros.data.synthetic import (
     ClipSpec,
@@ -309,3 +315,13 @@ def test_unreadable_or_empty_bags_are_named_with_a_fix(tmp_path):
     (empty / "metadata.yaml").write_text("rosbag2_bagfile_information: [unclosed\n")
     with pytest.raises(LayoutError, match=r"(?s)cannot be read as a rosbag2 bag.*reindex"):
         bag_videos(empty)
+
+
+def test_a_file_beside_bags_is_not_taken_for_its_siblings(tmp_path):
+    frames = [f.image for f in generate_clip(ClipSpec(1, "Vehicle", 2, 96, 64))]
+    bag = write_image_bag(tmp_path / "flights" / "one", frames)
+    (tmp_path / "flights" / "notes.mcap").write_bytes(b"")
+    with pytest.raises(LayoutError, match=r"notes\.mcap is a file outside any rosbag2 bag"):
+        find_bags(tmp_path / "flights" / "notes.mcap")
+    inside = next(bag.glob("*.db3"))  # a file inside a bag still means that bag
+    assert find_bags(inside) == [bag]

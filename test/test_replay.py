@@ -136,10 +136,14 @@ def test_replay_refuses_odd_pacing_and_unreadable_bags_in_one_line(domain, clip,
     for extra, says in (
         (["--rate", "1e-300"], "--rate must be a speed factor"),
         (["--rate", "nan"], "--rate must be a speed factor"),
-        (["--wait", "-5"], "--wait must be"),
+        (["--wait", "-5"], "--wait: -5 must be a finite number >= 0"),
+        (["--linger", "nan"], "--linger: nan must be"),
+        (["--lockstep-timeout", "-1"], "--lockstep-timeout: -1 must be"),
     ):
         code, output = run_replay([str(bag), *extra], domain, tmp_path / "l")
         assert code == 2 and says in output and "Traceback" not in output, output
+    code, output = run_replay([str(bag), "--publish-as", "bad topic!"], domain, tmp_path / "l")
+    assert code == 1 and "bad topic!" in output and "Traceback" not in output, output
     (bag / "metadata.yaml").write_text("rosbag2_bagfile_information: [unclosed\n")
     code, output = run_replay([str(bag), "--wait", "1"], domain, tmp_path / "l")
     assert code == 1 and "cannot be read as a rosbag2 bag" in output, output

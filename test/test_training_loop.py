@@ -63,11 +63,21 @@ def test_shipped_yaml_loads_and_overrides_apply():
         ("optim={lrr: 5}", "unknown key 'optim.lrr'"),  # nested: the section is named
         ("optim.mu=[0", "not valid YAML"),
         ("data.source=bag", "needs data.eval_root"),  # before training, not after it
+        ("optim.lr.foo=1", "optim.lr is a value, not a section"),
+        ("data.synthetic_size=[160]", "data.synthetic_size=\\[160\\] is invalid"),
+        ("optim.seed=-1", "optim.seed=-1 is invalid"),
+        ("output=a: b", "output={'a': 'b'} should be str"),
     ],
 )
 def test_bad_settings_are_refused_with_the_key(override, message):
     with pytest.raises(ValueError, match=message):
         load_config(None, [override])
+
+
+def test_yaml_1_1_quirks_are_read_as_meant():
+    config = load_config(None, ["optim.lr=1e-3", "output=2024", "cache_dir=2024-01-01"])
+    assert config.optim.lr == 0.001  # PyYAML reads 1e-3 (no dot) as a string
+    assert (config.output, config.cache_dir) == ("2024", "2024-01-01")  # folders, not numbers
 
 
 def test_a_yaml_syntax_error_names_the_file(tmp_path):

@@ -49,6 +49,11 @@ def find_bags(path: Path) -> list[Path]:
     """Bag folders at `path`: a bag folder itself, a file inside one, or a folder of bags."""
     path = Path(path)
     if path.is_file():
+        if not (path.parent / "metadata.yaml").is_file():  # not its siblings: one bag only
+            raise LayoutError(
+                f"{path} is a file outside any rosbag2 bag (no metadata.yaml beside it); "
+                "give the bag's folder (written by `ros2 bag record`), or a folder of bags"
+            )
         path = path.parent
     if not path.is_dir():
         raise LayoutError(f"{path} does not exist; expected a rosbag2 folder (with metadata.yaml)")

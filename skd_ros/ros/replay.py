@@ -30,10 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rclpy
+from rclpy.exceptions import NameValidationException
 from rclpy.executors import SingleThreadedExecutor
 from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosbags.highlevel import AnyReaderError
 
+from skd_ros.cli_args import non_negative_float, positive_float
 from skd_ros.data.bags import COMPRESSED, IMAGE, STORAGES, find_bags
 from skd_ros.ros.environment import reuse_large_buffers
 
@@ -359,7 +361,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     pace.add_argument(
         "--lockstep", action="store_true", help="wait for each frame's map (no frame dropped)"
     )
-    parser.add_argument("--lockstep-timeout", type=float, default=1.0, help="seconds per frame")
+    parser.add_argument(
+        "--lockstep-timeout", type=positive_float, default=1.0, help="seconds per frame"
+    )
     parser.add_argument("--record", type=Path, help="write the node's outputs to this new bag")
     parser.add_argument(
         "--record-topics",
@@ -368,8 +372,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="topics to record; the first is the lockstep topic (default: %(default)s)",
     )
     parser.add_argument("--storage", choices=STORAGES, default="sqlite3", help="output storage")
-    parser.add_argument("--wait", type=float, default=10.0, help="seconds to wait for the node")
-    parser.add_argument("--linger", type=float, default=1.0, help="seconds to record after")
+    parser.add_argument(
+        "--wait", type=non_negative_float, default=10.0, help="seconds to wait for the node"
+    )
+    parser.add_argument(
+        "--linger", type=non_negative_float, default=1.0, help="seconds to record after"
+    )
     parser.add_argument("--clock", action="store_true", help="publish /clock from the stamps")
     parser.add_argument("--reliable", action="store_true", help="publish with RELIABLE QoS")
     return parser.parse_args(argv)
@@ -390,9 +398,6 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if not (math.isfinite(args.wait) and args.wait >= 0):
-        print("replay: --wait must be a number of seconds >= 0", file=sys.stderr)
-        return 2
     try:
         summary = replay(
             args.bag,
@@ -412,6 +417,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     except (TimeoutError, ValueError, FileExistsError, RuntimeError) as error:
         print(f"replay: {error}", file=sys.stderr)
+        return 1
+    except NameValidationException as error:  # --publish-as or --record-topics
+        lines = [line.strip() for line in str(error).splitlines()]  # without the ^ marker
+        print(f"replay: {' '.join(x for x in lines if x.strip('^'))}", file=sys.stderr)
         return 1
     except AnyReaderError as error:
         print(f"replay: {args.bag} cannot be read as a rosbag2 bag: {error}", file=sys.stderr)

@@ -106,10 +106,10 @@ def load(args: argparse.Namespace):
     path = args.config
     if path is None and Path(DEFAULT_CONFIG).is_file():
         path = Path(DEFAULT_CONFIG)
-    overrides = list(args.overrides)
-    if args.output is not None:
-        overrides.append(f"output={args.output}")
-    return load_config(path, overrides)
+    config = load_config(path, list(args.overrides))
+    if args.output is not None:  # a path as typed, not YAML (`a: b` is a folder name too)
+        config.output = str(args.output)
+    return config
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,7 +7,9 @@ YAML scalars, so numbers, booleans and lists work as expected.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import datetime
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -120,6 +122,13 @@ class TrainConfig:
                 "[train, valid, test] video counts, integers >= 0",
             ),
             (
+                _positive_pair(self.data.synthetic_size),
+                "data.synthetic_size",
+                "[width, height], both integers >= 1",
+            ),
+            (_seed_ok(self.optim.seed), "optim.seed", SEED_RANGE),
+            (_seed_ok(self.data.synthetic_seed), "data.synthetic_seed", SEED_RANGE),
+            (
                 _deep_input_size_ok(self.teachers.stage0_input_size),
                 "teachers.stage0_input_size",
                 "[width, height], both positive multiples of 32",
@@ -154,6 +163,21 @@ class TrainConfig:
 
 def _finite_positive(value: float) -> bool:
     return math.isfinite(value) and value > 0
+
+
+SEED_RANGE = "an integer in [0, 2**32)"
+
+
+def _seed_ok(seed: Any) -> bool:
+    return isinstance(seed, int) and 0 <= seed < 2**32
+
+
+def _positive_pair(size: Any) -> bool:
+    return (
+        isinstance(size, (list, tuple))
+        and len(size) == 2
+        and all(isinstance(side, int) and not isinstance(side, bool) and side >= 1 for side in size)
+    )
 
 
 def _deep_input_size_ok(size: Any) -> bool:
@@ -212,6 +236,9 @@ def _set(target: Any, dotted: str, value: Any, where: str = "override", section:
 
 
 def _field(target: Any, name: str, dotted: str, where: str) -> Any:
+    if not dataclasses.is_dataclass(target):
+        section = dotted[: dotted.rindex("." + name)] if "." + name in dotted else dotted
+        raise ValueError(f"{where}: {section} is a value, not a section: it has no key {name!r}")
     names = {f.name for f in dataclasses.fields(target)}
     if name not in names:
         raise ValueError(f"{where}: unknown key {dotted!r}; known here: {sorted(names)}")
@@ -227,6 +254,11 @@ def _coerce(current: Any, value: Any, dotted: str, where: str) -> Any:
         )
     if isinstance(current, float) and isinstance(value, int):
         return float(value)
+    if isinstance(current, float) and isinstance(value, str):
+        with contextlib.suppress(ValueError):  # YAML 1.1 reads 1e-3 (no dot) as a string
+            return float(value)
+    if isinstance(current, str) and isinstance(value, (int, float, datetime.date)):
+        return str(value)  # a folder named 2024 or 2024-01-01 is still a path
     if isinstance(current, list) and isinstance(value, list):
         return value
     if not isinstance(value, type(current)):

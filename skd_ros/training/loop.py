@@ -81,6 +81,14 @@ def fit(
     return model
 
 
+def earlier_run(path: Path) -> FileExistsError:
+    """The refusal to train over `path`, which an earlier run wrote, without --resume."""
+    return FileExistsError(
+        f"{path} exists from an earlier run; pass --resume to continue it, or choose a "
+        "new --output folder to start over"
+    )
+
+
 def _restore(
     model: torch.nn.Module, optimizer: torch.optim.Optimizer, stage_dir: Path, resume: bool
 ) -> Checkpoint:
@@ -88,10 +96,7 @@ def _restore(
     if not path.exists():
         return Checkpoint(model.state_dict(), optimizer.state_dict(), 0, [])
     if not resume:
-        raise FileExistsError(
-            f"{path} exists from an earlier run; pass --resume to continue it, or choose a "
-            "new --output folder to start over"
-        )
+        raise earlier_run(path)
     state = load_checkpoint(path)
     try:
         model.load_state_dict(state.model)

@@ -24,7 +24,7 @@ from skd_ros.training.batches import PairBatches
 from skd_ros.training.cache import build_cache
 from skd_ros.training.checkpoint import load_checkpoint
 from skd_ros.training.config import TrainConfig
-from skd_ros.training.loop import CHECKPOINT, LoopSettings
+from skd_ros.training.loop import CHECKPOINT, LoopSettings, earlier_run
 from skd_ros.training.predict import predict
 from skd_ros.training.stages import fused_target, train_sst, train_student
 
@@ -71,6 +71,8 @@ def run(
     try:
         _start_run(config, run_dir, resume, context)
         videos = sources.training_videos(config)
+        if stop_after is None:  # the run scores its model only at the very end: check now
+            sources.evaluation_videos(config, None)
         if not any(v.labelled for v in videos):
             _say(context, sources.UNLABELLED_NOTICE)
         teachers = sources.stage0_teachers(config, run_dir, videos, context, progress)
@@ -79,7 +81,8 @@ def run(
         cache = _shared_cache(videos, config.model.resolution, teachers, config, context, progress)
         if stop_after == "cache":
             return result
-        result = _train_stages(config, cache, teachers, run_dir, resume, context, progress)
+        steps = (config, cache, teachers, run_dir, resume, context, progress)
+        result = _train_stages(*steps, students_only=stop_after == "stage1")
         if stop_after in ("stage1", "stage2") or not context.is_main:
             return result
         result.model_json = _export(result.sst, run_dir, config, time.perf_counter() - started)
@@ -92,18 +95,56 @@ def run(
 def _start_run(config: TrainConfig, run_dir: Path, resume: bool, context) -> None:
     saved = run_dir / "config.json"
     if context.is_main:
+        if not resume and (done := _earlier_steps(run_dir)):  # before config.json is replaced
+            raise earlier_run(done[0])
         run_dir.mkdir(parents=True, exist_ok=True)
         if resume and saved.exists():
-            before = json.loads(saved.read_text())
             now = json.loads(json.dumps(config.to_dict()))
-            before.pop("output", None), now.pop("output", None)  # a moved run folder is fine
-            if before != now:
+            if changed := _changed_keys(_recorded_config(saved), now):
                 raise ValueError(
-                    f"--resume with a different config than {saved} recorded; resume with "
-                    "the same settings, or start a new run in another --output folder"
+                    f"--resume with a different config than {saved} recorded "
+                    f"({', '.join(changed)}); resume with the same settings, or start a new "
+                    "run in another --output folder"
                 )
         saved.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
     distributed.barrier(context)
+
+
+# settings that do not change what a run computes: free to differ on --resume
+RESUME_FREE = ("output", "cache_dir", "threads", "optim.workers")
+
+
+def _recorded_config(saved: Path) -> dict:
+    try:
+        recorded = json.loads(saved.read_text())
+    except (OSError, ValueError) as error:
+        recorded = error
+    if not isinstance(recorded, dict):
+        raise ValueError(
+            f"{saved} is not the config a `train run` writes ({recorded!s:.100}); restore it, "
+            "or start a new run in another --output folder"
+        )
+    return recorded
+
+
+def _changed_keys(before: dict, now: dict, prefix: str = "") -> list[str]:
+    """Dotted keys whose values differ (RESUME_FREE ones aside)."""
+    changed = []
+    for key in sorted(set(before) | set(now)):
+        dotted, old, new = f"{prefix}{key}", before.get(key), now.get(key)
+        if dotted in RESUME_FREE:
+            continue
+        if isinstance(old, dict) and isinstance(new, dict):
+            changed += _changed_keys(old, new, f"{dotted}.")
+        elif old != new:
+            changed.append(f"{dotted}: {old!r} -> {new!r}")
+    return changed
+
+
+def _earlier_steps(run_dir: Path) -> list[Path]:
+    """What an earlier run in `run_dir` finished: stage-0 teachers and stage checkpoints."""
+    checkpoints = (run_dir / name / CHECKPOINT for name in STAGE_DIRS.values())
+    return sorted(run_dir.glob("teachers/*.json")) + [p for p in checkpoints if p.exists()]
 
 
 def _shared_cache(videos, resolution, teachers, config, context, progress):
@@ -116,7 +157,9 @@ def _shared_cache(videos, resolution, teachers, config, context, progress):
     return cache
 
 
-def _train_stages(config, cache, teachers, run_dir, resume, context, progress) -> RunResult:
+def _train_stages(
+    config, cache, teachers, run_dir, resume, context, progress, students_only: bool = False
+) -> RunResult:
     shape = model_config(config)
     spatial_name, temporal_name = (teacher.name for teacher in teachers)
     targets = cache.targets
@@ -130,6 +173,8 @@ def _train_stages(config, cache, teachers, run_dir, resume, context, progress) -
         students[kind] = train_student(
             kind, shape, data, config.optim.mu, stage1, stage_dir, context
         )
+    if students_only:
+        return RunResult(run_dir, students["spatial"], students["temporal"])
     torch.manual_seed(config.optim.seed)  # the head's init must not depend on stage 1's path
     sst = Sst.from_students(students["spatial"], students["temporal"])
     stage2 = loop_settings(config, config.stage2.epochs, resume, progress)

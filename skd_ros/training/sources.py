@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from skd_ros.training.config import TrainConfig
@@ -56,11 +57,29 @@ def _ensure_synthetic(config: TrainConfig) -> None:
         "size": data.synthetic_size,
         "seed": data.synthetic_seed,
     }
-    stamp = root / "synthetic.json"
-    if stamp.is_file() and json.loads(stamp.read_text()) == settings:
-        return
+    stamp, dataset = root / "synthetic.json", root / "AVS1K"
+    if stamp.is_file():
+        if _read_stamp(stamp) == settings:
+            return
+        shutil.rmtree(dataset, ignore_errors=True)  # ours: regenerated whole, no stale videos
+    elif dataset.exists():  # never write into (or train on a mix with) a real dataset
+        raise ValueError(
+            f"data.root {root} already holds {dataset}, which the synthetic generator did not "
+            f"write (no {stamp.name} beside it); to train on it set data.source=avs1k, or "
+            "give the synthetic set a data.root of its own"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    # claimed before writing: a generation cut short is still ours, and redone next time
+    stamp.write_text(json.dumps({**settings, "complete": False}) + "\n")
     write_synthetic(root, **settings)
     stamp.write_text(json.dumps(settings) + "\n")
+
+
+def _read_stamp(stamp: Path) -> object:
+    try:
+        return json.loads(stamp.read_text())
+    except (OSError, ValueError):  # damaged: regenerate
+        return None
 
 
 def write_synthetic(root: Path, videos: list[int], frames: int, size: list[int], seed: int) -> Path:
