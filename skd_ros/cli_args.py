@@ -9,32 +9,45 @@ import math
 
 def positive_int(text: str) -> int:
     """An integer >= 1 (repeats, frames, threads, node counts, pixel sizes)."""
+    return _int_at_least(text, 1)
+
+
+def non_negative_int(text: str) -> int:
+    """An integer >= 0 (counts where none is a choice, e.g. validation videos)."""
+    return _int_at_least(text, 0)
+
+
+def _int_at_least(text: str, minimum: int) -> int:
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} must be an integer >= 1")
+    if value < minimum:
+        raise argparse.ArgumentTypeError(f"{value} must be an integer >= {minimum}")
     return value
 
 
 def positive_float(text: str) -> float:
     """A finite number > 0 (rates in Hz, durations in seconds)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value > 0):
+    value = _finite(text)
+    if value <= 0:
         raise argparse.ArgumentTypeError(f"{text} must be a finite number > 0")
     return value
 
 
 def non_negative_float(text: str) -> float:
     """A finite number >= 0 (waits and lingers in seconds, where 0 means none)."""
+    value = _finite(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number >= 0")
+    return value
+
+
+def _finite(text: str) -> float:
     try:
         value = float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not (math.isfinite(value) and value >= 0):
-        raise argparse.ArgumentTypeError(f"{text} must be a finite number >= 0")
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"{text} must be a finite number")
     return value

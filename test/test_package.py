@@ -47,7 +47,7 @@ def test_every_executable_answers_help_without_starting(executable):
     ("command", "says"),
     [
         (["bench", "--repeats", "0"], "--repeats: 0 must be an integer >= 1"),
-        (["measure_node", "--rates", "30", "nan"], "--rates: nan must be a finite number > 0"),
+        (["measure_node", "--rates", "30", "nan"], "--rates: nan must be a finite number"),
         (["measure_node", "--size", "0", "720"], "--size: 0 must be an integer >= 1"),
         (["-m", "skd_ros.bench.gpu", "--repeats", "x"], "--repeats: 'x' is not an integer"),
         (["-m", "skd_ros.bench.nodes", "0"], "counts: 0 must be an integer >= 1"),

@@ -162,6 +162,17 @@ def test_a_refused_run_leaves_the_earlier_run_as_it_was(synthetic_run, workdir):
     assert train("run", "--no-progress", "--resume", *free, cwd=workdir).returncode == 0
 
 
+def test_train_synthetic_refuses_counts_and_sizes_it_cannot_write(tmp_path):
+    out = ["synthetic", "--out", str(tmp_path / "set")]
+    for extra, says in (
+        (["--videos", "-1", "1", "1"], "--videos: -1 must be an integer >= 0"),
+        (["--videos", "0", "0", "0"], "0 videos in every split"),
+        (["--size", "100000", "100000"], "width=100000: must be at most 7680"),
+    ):
+        assert says in refused(*out, *extra, cwd=tmp_path)
+    assert not (tmp_path / "set" / "AVS1K").exists()
+
+
 def test_synthetic_data_is_never_written_into_a_real_dataset(tmp_path):
     real = tmp_path / "real"
     write_avs1k(real, {"trainSet": [ClipSpec(1, "Vehicle", 2, 96, 64)]})

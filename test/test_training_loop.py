@@ -65,6 +65,7 @@ def test_shipped_yaml_loads_and_overrides_apply():
         ("data.source=bag", "needs data.eval_root"),  # before training, not after it
         ("optim.lr.foo=1", "optim.lr is a value, not a section"),
         ("data.synthetic_size=[160]", "data.synthetic_size=\\[160\\] is invalid"),
+        ("data.synthetic_size=[100000, 100000]", "integers in \\[64, 7680\\]"),
         ("optim.seed=-1", "optim.seed=-1 is invalid"),
         ("output=a: b", "output={'a': 'b'} should be str"),
     ],
@@ -84,6 +85,9 @@ def test_a_yaml_syntax_error_names_the_file(tmp_path):
     path = tmp_path / "broken.yaml"
     path.write_text("optim:\n  lr: [0.1\n")
     with pytest.raises(ValueError, match=f"{path} is not valid YAML"):
+        load_config(path)
+    path.write_bytes(b"\xff\xfe\x00binary")
+    with pytest.raises(ValueError, match=f"{path} is not a text file"):
         load_config(path)
 
 

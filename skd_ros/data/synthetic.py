@@ -69,6 +69,9 @@ SHIRTS = ((40, 40, 225), (30, 215, 250), (40, 40, 45), (220, 110, 30), (200, 60,
 ANIMALS = ((40, 40, 45), (228, 228, 230), (40, 75, 125), (70, 105, 150))
 
 
+MIN_SIDE, MAX_SIDE = 64, 7680  # frame sides in pixels: 8K wide at most
+
+
 @dataclass(frozen=True)
 class ClipSpec:
     """What to generate: one clip of one AVS1K category, fully determined by its fields."""
@@ -85,15 +88,17 @@ class ClipSpec:
             raise ValueError(f"category={self.category!r}: must be one of {CATEGORIES}")
         _check_int("seed", self.seed, 0)
         _check_int("n_frames", self.n_frames, 1)
-        _check_int("width", self.width, 64)
-        _check_int("height", self.height, 64)
+        _check_int("width", self.width, MIN_SIDE, MAX_SIDE)
+        _check_int("height", self.height, MIN_SIDE, MAX_SIDE)
         if not (isinstance(self.fps, (int, float)) and math.isfinite(self.fps) and self.fps > 0):
             raise ValueError(f"fps={self.fps!r}: must be a positive finite number")
 
 
-def _check_int(name: str, value: object, minimum: int) -> None:
+def _check_int(name: str, value: object, minimum: int, maximum: int | None = None) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
         raise ValueError(f"{name}={value!r}: must be an integer >= {minimum}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name}={value!r}: must be at most {maximum}")
 
 
 @dataclass

@@ -166,9 +166,9 @@ class _Recorder:
         if self._path is not None:
             self._writer = _BagWriter(self._path, self._storage, types)
         self._lockstep_topic = lockstep_topic
-        qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
         for topic, msgtype in types.items():
             self.counts[topic] = 0
+            qos = _recording_qos(self._node, topic)
             self._node.create_subscription(
                 message_class(msgtype), topic, self._callback(topic), qos, raw=True
             )
@@ -265,6 +265,15 @@ def replay(
         node.destroy_node()
         rclpy.try_shutdown(context=context)
     return summary
+
+
+def _recording_qos(node, topic: str) -> QoSProfile:
+    """Reliable, unless a publisher of `topic` offers only best effort: a reliable
+    subscription would then record nothing (`ros2 bag record` adapts the same way)."""
+    offered = [info.qos_profile.reliability for info in node.get_publishers_info_by_topic(topic)]
+    best_effort = ReliabilityPolicy.BEST_EFFORT in offered
+    reliability = ReliabilityPolicy.BEST_EFFORT if best_effort else ReliabilityPolicy.RELIABLE
+    return QoSProfile(depth=100, reliability=reliability)
 
 
 def _qos(reliable: bool) -> QoSProfile:

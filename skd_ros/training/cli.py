@@ -19,6 +19,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from skd_ros.cli_args import non_negative_int, positive_int
+
 DEFAULT_CONFIG = "config/train.yaml"
 
 
@@ -76,9 +78,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     synthetic = commands.add_parser("synthetic", help="generate a synthetic aerial dataset")
     synthetic.add_argument("--out", type=Path, required=True, help="folder to write AVS1K/ into")
-    synthetic.add_argument("--videos", type=int, nargs=3, default=[16, 4, 8], metavar="N")
-    synthetic.add_argument("--frames", type=int, default=40, help="frames per video")
-    synthetic.add_argument("--size", type=int, nargs=2, default=[640, 360], metavar=("W", "H"))
+    synthetic.add_argument(
+        "--videos", type=non_negative_int, nargs=3, default=[16, 4, 8], metavar="N"
+    )
+    synthetic.add_argument("--frames", type=positive_int, default=40, help="frames per video")
+    synthetic.add_argument(
+        "--size", type=positive_int, nargs=2, default=[640, 360], metavar=("W", "H")
+    )
     synthetic.add_argument("--seed", type=int, default=1000, help="base seed")
     return parser
 

@@ -122,9 +122,9 @@ class TrainConfig:
                 "[train, valid, test] video counts, integers >= 0",
             ),
             (
-                _positive_pair(self.data.synthetic_size),
+                _side_pair(self.data.synthetic_size),
                 "data.synthetic_size",
-                "[width, height], both integers >= 1",
+                "[width, height], both integers in [64, 7680]",
             ),
             (_seed_ok(self.optim.seed), "optim.seed", SEED_RANGE),
             (_seed_ok(self.data.synthetic_seed), "data.synthetic_seed", SEED_RANGE),
@@ -172,11 +172,16 @@ def _seed_ok(seed: Any) -> bool:
     return isinstance(seed, int) and 0 <= seed < 2**32
 
 
-def _positive_pair(size: Any) -> bool:
+def _side_pair(size: Any) -> bool:
+    from skd_ros.data.synthetic import MAX_SIDE, MIN_SIDE
+
     return (
         isinstance(size, (list, tuple))
         and len(size) == 2
-        and all(isinstance(side, int) and not isinstance(side, bool) and side >= 1 for side in size)
+        and all(
+            isinstance(side, int) and not isinstance(side, bool) and MIN_SIDE <= side <= MAX_SIDE
+            for side in size
+        )
     )
 
 
@@ -197,6 +202,8 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
             raise FileNotFoundError(f"training config {path} does not exist")
         try:
             data = yaml.safe_load(path.read_text()) or {}
+        except UnicodeDecodeError:
+            raise ValueError(f"{path} is not a text file: expected a YAML config") from None
         except yaml.YAMLError as error:
             raise ValueError(f"{path} is not valid YAML: {error}") from None
         if not isinstance(data, dict):

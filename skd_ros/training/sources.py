@@ -88,6 +88,8 @@ def write_synthetic(root: Path, videos: list[int], frames: int, size: list[int],
 
     if len(videos) != 3:
         raise ValueError(f"expected three video counts (train, valid, test), got {videos}")
+    if not any(videos):
+        raise ValueError("asked for 0 videos in every split: nothing to write")
     splits = default_splits(*videos, n_frames=frames, width=size[0], height=size[1], base_seed=seed)
     path = write_avs1k(Path(root), splits)
     print(f"synthetic aerial dataset: {sum(videos)} videos of {frames} frames in {path}")
