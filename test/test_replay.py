@@ -145,8 +145,12 @@ def test_replay_refuses_odd_pacing_and_unreadable_bags_in_one_line(domain, clip,
     ):
         code, output = run_replay([str(bag), *extra], domain, tmp_path / "l")
         assert code == 2 and says in output and "Traceback" not in output, output
-    code, output = run_replay([str(bag), "--publish-as", "bad topic!"], domain, tmp_path / "l")
-    assert code == 1 and "bad topic!" in output and "Traceback" not in output, output
+    for extra, says in (
+        (["--publish-as", "bad topic!"], "bad topic!"),
+        (["--ros-args", "--garbage"], "unknown ROS argument(s) after --ros-args"),
+    ):
+        code, output = run_replay([str(bag), *extra], domain, tmp_path / "l")
+        assert code == 1 and says in output and "Traceback" not in output, output
     (bag / "metadata.yaml").write_text("rosbag2_bagfile_information: [unclosed\n")
     code, output = run_replay([str(bag), "--wait", "1"], domain, tmp_path / "l")
     assert code == 1 and "cannot be read as a rosbag2 bag" in output, output

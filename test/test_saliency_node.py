@@ -343,14 +343,21 @@ def test_bad_start_up_parameter_stops_start_up_with_one_clear_line(
     assert "Traceback" not in output, output
 
 
-def test_unreadable_params_file_stops_start_up_with_one_clear_line(tmp_path, domain, model_path):
-    missing = tmp_path / "missing.yaml"
-    code, output = _start_up_result(
-        node_args(model_path, "--params-file", str(missing)), domain, tmp_path
-    )
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        (["--params-file", "{tmp}/missing.yaml"], "{tmp}/missing.yaml"),
+        (["--garbage"], "unknown ROS argument(s) after --ros-args: ['--garbage']"),
+    ],
+)
+def test_bad_ros_arguments_stop_start_up_with_one_clear_line(
+    tmp_path, domain, model_path, extra, says
+):
+    extra = [item.format(tmp=tmp_path) for item in extra]
+    code, output = _start_up_result(node_args(model_path, *extra), domain, tmp_path)
     assert code == 1, output
     line = next(line for line in output.splitlines() if "start-up stopped" in line)
-    assert str(missing) in line, output
+    assert says.format(tmp=tmp_path) in line, output
     assert "Traceback" not in output, output
 
 

@@ -52,7 +52,7 @@ from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.pairing import FIRST_FRAME
 from skd_ros.inference.peaks import find_regions
 from skd_ros.ros import messages, params
-from skd_ros.ros.camera_input import CameraInput, RCLError
+from skd_ros.ros.camera_input import CameraInput
 from skd_ros.ros.diagnostics import PROCESSING_ERROR, diagnostic_array
 from skd_ros.ros.environment import (
     release_runtime,
@@ -68,6 +68,7 @@ from skd_ros.ros.qos_overrides import (
     overridden_qos,
     overriding_options,
 )
+from skd_ros.ros.ros_args import init_refusal
 from skd_ros.ros.stats import NodeStats, Snapshot, Throttle
 
 try:
@@ -591,9 +592,8 @@ def main(argv: list[str] | None = None) -> int:
     reuse_large_buffers()  # before any frame buffer is allocated; see its docstring
     try:
         rclpy.init(args=args)
-    except RCLError as error:  # e.g. a --params-file that does not exist or does not parse
-        reason = str(error).split(", at ")[0]  # without rcl's source location
-        rclpy.logging.get_logger(NODE_NAME).fatal(f"start-up stopped: {reason}")
+    except RuntimeError as error:  # rcl's: unknown ROS arguments, a bad --params-file
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"start-up stopped: {init_refusal(error)}")
         return 1
     node = None
     code = 0

@@ -38,6 +38,7 @@ from rosbags.highlevel import AnyReaderError
 from skd_ros.cli_args import non_negative_float, positive_float
 from skd_ros.data.bags import COMPRESSED, IMAGE, STORAGES, find_bags
 from skd_ros.ros.environment import reuse_large_buffers
+from skd_ros.ros.ros_args import init_refusal
 
 MIN_RATE = 0.001  # slowest speed factor: 1000x slower than recorded
 
@@ -235,7 +236,10 @@ def replay(
     if len(bags) != 1:
         raise ValueError(f"{bag} holds {len(bags)} bags; pass one of {[str(b) for b in bags]}")
     context = rclpy.Context()
-    rclpy.init(args=["replay", *(ros_args or [])], context=context)
+    try:
+        rclpy.init(args=["replay", *(ros_args or [])], context=context)
+    except RuntimeError as error:  # rcl's: unknown ROS arguments, a bad --params-file
+        raise ValueError(init_refusal(error)) from None
     node = rclpy.create_node("replay", context=context)
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
