@@ -19,7 +19,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from skd_ros.ros.environment import SHARED_MEMORY, local_ros_env
+from skd_ros.ros.environment import local_ros_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGED_MODEL = ROOT / "resource" / "models" / "sst_demo.json"
@@ -137,14 +137,6 @@ def fastdds_segments(pid: int | str) -> set[str]:
         return set()
     names = (line.rsplit("/", 1)[-1] for line in maps.splitlines() if "/fastdds_" in line)
     return {name for name in names if len(name) == 24}  # fastdds_<16 hex>, not port files
-
-
-def orphaned(segments: set[str]) -> set[str]:
-    """Those of `segments` still in /dev/shm that no living process has mapped: leaked."""
-    present = {name for name in segments if (SHARED_MEMORY / name).exists()}
-    for pid in (entry.name for entry in Path("/proc").iterdir() if entry.name.isdigit()):
-        present -= fastdds_segments(pid)
-    return present
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.02) -> bool:

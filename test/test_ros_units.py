@@ -11,7 +11,7 @@ from ros_support import ROOT
 
 from skd_ros.inference.peaks import REGION_DTYPE, find_regions
 from skd_ros.ros import params
-from skd_ros.ros.environment import shared_memory_warning
+from skd_ros.ros.environment import local_ros_env, shared_memory_warning, shm_profile_in_use
 from skd_ros.ros.latest import LatestSlot
 from skd_ros.ros.stats import NodeStats, Throttle
 
@@ -229,3 +229,5 @@ def test_short_shared_memory_is_named_with_its_fix(tmp_path):
     assert str(tmp_path) in warning and "MB free" in warning
     assert "fastdds shm clean" in warning
     assert shared_memory_warning(path=tmp_path / "missing") is None  # no /dev/shm: no check
+    assert shm_profile_in_use(local_ros_env(1)) and not shm_profile_in_use({})
+    assert not shm_profile_in_use(local_ros_env(1, shared_memory=False))

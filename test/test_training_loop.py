@@ -67,7 +67,6 @@ def test_shipped_yaml_loads_and_overrides_apply():
         ("data.synthetic_size=[160]", "data.synthetic_size=\\[160\\] is invalid"),
         ("data.synthetic_size=[100000, 100000]", "integers in \\[64, 7680\\]"),
         ("optim.seed=-1", "optim.seed=-1 is invalid"),
-        ("output=a: b", "output={'a': 'b'} should be str"),
     ],
 )
 def test_bad_settings_are_refused_with_the_key(override, message):
@@ -75,10 +74,13 @@ def test_bad_settings_are_refused_with_the_key(override, message):
         load_config(None, [override])
 
 
-def test_yaml_1_1_quirks_are_read_as_meant():
-    config = load_config(None, ["optim.lr=1e-3", "output=2024", "cache_dir=2024-01-01"])
+def test_yaml_1_1_quirks_are_read_as_meant(tmp_path):
+    config = load_config(None, ["optim.lr=1e-3", "output=0755", "cache_dir=2024-01-01"])
     assert config.optim.lr == 0.001  # PyYAML reads 1e-3 (no dot) as a string
-    assert (config.output, config.cache_dir) == ("2024", "2024-01-01")  # folders, not numbers
+    assert (config.output, config.cache_dir) == ("0755", "2024-01-01")  # as typed, not 493
+    path = tmp_path / "run.yaml"
+    path.write_text("output: 2024\noptim:\n  lr: 5e-4\n")
+    assert (load_config(path).output, load_config(path).optim.lr) == ("2024", 0.0005)
 
 
 def test_a_yaml_syntax_error_names_the_file(tmp_path):
@@ -208,3 +210,27 @@ def test_fused_target_normalises_each_teacher_then_averages():
     b = np.array([[[1, 1], [1, 1]]], np.float32)  # flat: contributes nothing
     fused = fused_target([a, b]).astype(np.float32)
     assert np.allclose(fused, [[[0.0, 0.25], [0.5, 0.5]]])
+
+
+def test_the_synthetic_set_replaces_only_its_own_videos(tmp_path, capsys):
+    from skd_ros.training.sources import write_synthetic
+
+    dataset = write_synthetic(tmp_path, [2, 0, 1], frames=2, size=[96, 64], seed=5)
+    frames = dataset / "trainSet" / "Frame"
+    mine = frames / "Other_0777"  # not the generator's: must survive every rewrite
+    mine.mkdir()
+    first = sorted(p.name for p in frames.iterdir())
+    old_test = [p.name for p in (dataset / "testSet" / "Frame").iterdir()]
+    stamp = (tmp_path / "synthetic.json").stat().st_mtime_ns
+    write_synthetic(tmp_path, [2, 0, 1], frames=2, size=[96, 64], seed=5)  # same: kept
+    assert (tmp_path / "synthetic.json").stat().st_mtime_ns == stamp
+    write_synthetic(tmp_path, [1, 0, 1], frames=3, size=[96, 64], seed=50)
+    videos = sorted(p.name for p in frames.iterdir())
+    assert len(first) == 3 and len(videos) == 2 and "Other_0777" in videos, (first, videos)
+    generated = next(frames / name for name in videos if name != "Other_0777")
+    assert len(list(generated.iterdir())) == 3  # the new settings' frames, nothing stale
+    assert old_test and not (dataset / "testSet" / "Frame" / old_test[0]).exists()
+    assert not (dataset / "testSet" / "Ground" / old_test[0]).exists()
+    (tmp_path / "synthetic.json").unlink()  # no record: a real dataset for all we know
+    with pytest.raises(ValueError, match="data.source=avs1k"):
+        write_synthetic(tmp_path, [1, 0, 1], frames=3, size=[96, 64], seed=50)

@@ -40,6 +40,12 @@ def fastdds_profile() -> Path:
     return path
 
 
+def shm_profile_in_use(env: dict[str, str] | None = None) -> bool:
+    """Whether this process's Fast DDS runs on the packaged shared-memory profile."""
+    value = (os.environ if env is None else env).get("FASTDDS_DEFAULT_PROFILES_FILE", "")
+    return Path(value).name == PROFILE_NAME
+
+
 def shared_memory_warning(processes: int = 4, path: Path = SHARED_MEMORY) -> str | None:
     """Why Fast DDS's shared memory is short, or None: room for `processes` more processes.
 

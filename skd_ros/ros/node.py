@@ -59,6 +59,7 @@ from skd_ros.ros.environment import (
     reuse_large_buffers,
     settle_runtime,
     shared_memory_warning,
+    shm_profile_in_use,
 )
 from skd_ros.ros.image_codec import CameraFrame, MalformedImage, camera_frame
 from skd_ros.ros.latest import LatestSlot
@@ -230,7 +231,7 @@ class SaliencyNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._stream = SaliencyStream(engine, self.settings.max_gap_s)
         self.get_logger().info(f"loaded {engine} from {engine.description.path}")
-        if (shortage := shared_memory_warning()) is not None:
+        if shm_profile_in_use() and (shortage := shared_memory_warning()) is not None:
             self.get_logger().warning(shortage)
         period = float(values["diagnostics.period_s"])
         # wall-clock timers: with use_sim_time, /clock stops when a bag ends (or before it

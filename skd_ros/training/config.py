@@ -213,11 +213,15 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
         key, sep, value = item.partition("=")
         if not sep or not key:
             raise ValueError(f"override {item!r} is not of the form section.key=value")
+        key = key.strip()
+        if _is_text(config, key):  # a path as typed: YAML would read 0755, 12:30 as numbers
+            _set(config, key, value.strip())
+            continue
         try:
             parsed = yaml.safe_load(value)
         except yaml.YAMLError as error:
             raise ValueError(f"override {item!r}: the value is not valid YAML ({error})") from None
-        _set(config, key.strip(), parsed)
+        _set(config, key, parsed)
     return config.validate()
 
 
@@ -273,6 +277,13 @@ def _coerce(current: Any, value: Any, dotted: str, where: str) -> Any:
             f"{where}: {dotted}={value!r} should be {type(current).__name__} like {current!r}"
         )
     return value
+
+
+def _is_text(config: TrainConfig, dotted: str) -> bool:
+    try:
+        return isinstance(_get(config, dotted), str)
+    except AttributeError:  # an unknown key: `_set` names it
+        return False
 
 
 def _get(config: TrainConfig, dotted: str) -> Any:

@@ -70,6 +70,9 @@ def run(
     started = time.perf_counter()
     try:
         _start_run(config, run_dir, resume, context)
+        if context.is_main:
+            sources.prepare(config)
+        distributed.barrier(context)
         videos = sources.training_videos(config)
         if stop_after is None:  # the run scores its model only at the very end: check now
             sources.evaluation_videos(config, None)

@@ -15,6 +15,13 @@ UNLABELLED_NOTICE = (
 DEEP_TEACHERS = ("deep-spatial", "deep-temporal")
 
 
+def prepare(config: TrainConfig) -> None:
+    """Write the synthetic set if the source needs it: call in one process (distributed
+    runs: the main one, before a barrier), since a rewrite first deletes the old set."""
+    if config.data.source == "synthetic":
+        _ensure_synthetic(config)
+
+
 def training_videos(config: TrainConfig) -> list:
     """Videos of the training split of the configured source."""
     return _videos(config, config.data.root, config.data.train_split)
@@ -47,53 +54,83 @@ def _videos(config: TrainConfig, root: str, split: str, source: str | None = Non
     return bag_videos(Path(root), topic=data.bag_topic or None, stride=data.bag_stride)
 
 
+STAMP = "synthetic.json"  # beside AVS1K/: the settings the generator wrote it with
+
+
 def _ensure_synthetic(config: TrainConfig) -> None:
-    """Generate the configured synthetic set once; regenerate if its settings changed."""
+    """Generate the configured synthetic set once (see `write_synthetic` for the guard)."""
     data = config.data
-    root = Path(data.root)
-    settings = {
-        "videos": data.synthetic_videos,
-        "frames": data.synthetic_frames,
-        "size": data.synthetic_size,
-        "seed": data.synthetic_seed,
-    }
-    stamp, dataset = root / "synthetic.json", root / "AVS1K"
-    if stamp.is_file():
-        if _read_stamp(stamp) == settings:
-            return
-        shutil.rmtree(dataset, ignore_errors=True)  # ours: regenerated whole, no stale videos
-    elif dataset.exists():  # never write into (or train on a mix with) a real dataset
-        raise ValueError(
-            f"data.root {root} already holds {dataset}, which the synthetic generator did not "
-            f"write (no {stamp.name} beside it); to train on it set data.source=avs1k, or "
-            "give the synthetic set a data.root of its own"
-        )
-    root.mkdir(parents=True, exist_ok=True)
-    # claimed before writing: a generation cut short is still ours, and redone next time
-    stamp.write_text(json.dumps({**settings, "complete": False}) + "\n")
-    write_synthetic(root, **settings)
-    stamp.write_text(json.dumps(settings) + "\n")
-
-
-def _read_stamp(stamp: Path) -> object:
-    try:
-        return json.loads(stamp.read_text())
-    except (OSError, ValueError):  # damaged: regenerate
-        return None
+    size, videos = data.synthetic_size, data.synthetic_videos
+    write_synthetic(Path(data.root), videos, data.synthetic_frames, size, data.synthetic_seed)
 
 
 def write_synthetic(root: Path, videos: list[int], frames: int, size: list[int], seed: int) -> Path:
-    """Write a synthetic dataset in the AVS1K layout under `root` (train/valid/test videos)."""
-    from skd_ros.data.synthetic import default_splits, write_avs1k
+    """Write a synthetic dataset in the AVS1K layout under `root` (train/valid/test videos).
+
+    `root/synthetic.json` records the settings; a set already written with the same ones is
+    kept as it is, one written with others is replaced: its own videos (named by those
+    settings) are deleted first, so none is left over. An `AVS1K` folder without that record
+    (a real dataset) is refused: nothing is written into it or deleted from it.
+    """
+    from skd_ros.data.synthetic import write_avs1k
 
     if len(videos) != 3:
         raise ValueError(f"expected three video counts (train, valid, test), got {videos}")
     if not any(videos):
         raise ValueError("asked for 0 videos in every split: nothing to write")
-    splits = default_splits(*videos, n_frames=frames, width=size[0], height=size[1], base_seed=seed)
-    path = write_avs1k(Path(root), splits)
+    root = Path(root)
+    settings = {"videos": list(videos), "frames": frames, "size": list(size), "seed": seed}
+    stamp, dataset = root / STAMP, root / "AVS1K"
+    recorded = _read_stamp(stamp)
+    if recorded == settings:
+        return dataset
+    if isinstance(recorded, dict):  # ours: marked unfinished first, in case we are cut short
+        stamp.write_text(json.dumps({**recorded, "complete": False}) + "\n")
+        _delete_videos(dataset, recorded, stamp)
+    elif dataset.exists():
+        raise ValueError(
+            f"{dataset} exists and the synthetic generator did not write it (no readable "
+            f"{stamp.name} beside it); to train on it set data.source=avs1k, or give the "
+            "synthetic set a folder of its own (if it is an unfinished synthetic set, delete it)"
+        )
+    root.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({**settings, "complete": False}) + "\n")
+    path = write_avs1k(root, _splits(settings))
+    stamp.write_text(json.dumps(settings) + "\n")
     print(f"synthetic aerial dataset: {sum(videos)} videos of {frames} frames in {path}")
     return path
+
+
+def _read_stamp(stamp: Path) -> object:
+    try:
+        return json.loads(stamp.read_text())
+    except (OSError, ValueError):  # absent or damaged
+        return None
+
+
+def _splits(settings: dict) -> dict:
+    from skd_ros.data.synthetic import default_splits
+
+    width, height = settings["size"]
+    counts, frames, seed = settings["videos"], settings["frames"], settings["seed"]
+    return default_splits(*counts, n_frames=frames, width=width, height=height, base_seed=seed)
+
+
+def _delete_videos(dataset: Path, recorded: dict, stamp: Path) -> None:
+    """Delete the videos the generator wrote with the `recorded` settings (and only those)."""
+    from skd_ros.data.synthetic import video_name
+
+    try:
+        splits = _splits(recorded)
+    except (KeyError, TypeError, ValueError):
+        raise ValueError(
+            f"{stamp} does not record generator settings ({recorded!s:.100}); delete "
+            f"{dataset} and {stamp} to write the synthetic set anew"
+        ) from None
+    for split, specs in splits.items():
+        for spec in specs:
+            for kind in ("Frame", "Ground"):
+                shutil.rmtree(dataset / split / kind / video_name(spec), ignore_errors=True)
 
 
 def stage0_teachers(config: TrainConfig, run_dir: Path, videos: list, context, progress: bool):
