@@ -10,6 +10,8 @@ FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> for the cam
 launch alike (README, "Transport").
 """
 
+import os
+
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
@@ -33,6 +35,9 @@ ARGUMENTS = {
 }
 
 
+TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
+
+
 def _saliency_node(context):
     """The node, with only the overrides that were given (so the params file stays in charge)."""
     overrides = {}
@@ -40,8 +45,13 @@ def _saliency_node(context):
         value = LaunchConfiguration(name).perform(context)
         if value:
             overrides[name] = value
+    params_file = LaunchConfiguration("params_file").perform(context)
+    if not os.path.isfile(params_file):  # launch_ros would only warn and run on defaults
+        raise ValueError(f"params_file:={params_file} is not a file (a node parameters YAML)")
     sim_time = LaunchConfiguration("use_sim_time").perform(context).strip().lower()
-    overrides["use_sim_time"] = sim_time in ("true", "1", "yes")
+    if sim_time not in TRUE + FALSE:
+        raise ValueError(f"use_sim_time:={sim_time} is not one of {TRUE + FALSE}")
+    overrides["use_sim_time"] = sim_time in TRUE
     return [
         Node(
             package="skd_ros",

@@ -75,14 +75,19 @@ LAUNCHER = textwrap.dedent(
 )
 
 
-def test_two_cameras_launch_with_their_own_namespaces(installed, tmp_path, monkeypatch):
-    from skd_ros.ros.probe import SaliencyProbe, bgr8_message
-
-    domain = new_domain()
+def _use_the_install(installed: Path, monkeypatch) -> None:
+    """Child processes find the colcon-built package (share/, its Python files)."""
     site = next(installed.glob("lib/python3*/site-packages"))
     prefixes = os.pathsep.join([str(installed), os.environ.get("AMENT_PREFIX_PATH", "")])
     monkeypatch.setenv("AMENT_PREFIX_PATH", prefixes)
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
+
+
+def test_two_cameras_launch_with_their_own_namespaces(installed, tmp_path, monkeypatch):
+    from skd_ros.ros.probe import SaliencyProbe, bgr8_message
+
+    domain = new_domain()
+    _use_the_install(installed, monkeypatch)
     script = tmp_path / "launcher.py"
     script.write_text(LAUNCHER)
     launch_file = installed / "share" / "skd_ros" / "launch" / "saliency.launch.py"
@@ -101,3 +106,47 @@ def test_two_cameras_launch_with_their_own_namespaces(installed, tmp_path, monke
         code = process.stop()
     output = process.output()
     assert code == 0 and output.count("process has finished cleanly") == 2, output
+
+
+REFUSING_LAUNCHER = textwrap.dedent(
+    """
+    import sys
+    from launch import LaunchDescription, LaunchService
+    from launch.actions import IncludeLaunchDescription
+    from launch.launch_description_sources import PythonLaunchDescriptionSource
+
+    arguments = dict(item.split(":=", 1) for item in sys.argv[2:])
+    include = IncludeLaunchDescription(
+        PythonLaunchDescriptionSource(sys.argv[1]), launch_arguments=arguments.items()
+    )
+    service = LaunchService(noninteractive=True)
+    service.include_launch_description(LaunchDescription([include]))
+    sys.exit(service.run())
+    """
+)
+
+
+@pytest.mark.parametrize(
+    ("argument", "says"),
+    [
+        ("params_file:=/nowhere/saliency.yaml", "params_file:=/nowhere/saliency.yaml is not a"),
+        ("use_sim_time:=maybe", "use_sim_time:=maybe is not one of"),
+    ],
+)
+def test_a_bad_launch_argument_stops_the_launch_naming_it(
+    installed, tmp_path, monkeypatch, argument, says
+):
+    """launch_ros only warns about a missing params file and runs the node on defaults."""
+    _use_the_install(installed, monkeypatch)
+    script = tmp_path / "launcher.py"
+    script.write_text(REFUSING_LAUNCHER)
+    launch_file = installed / "share" / "skd_ros" / "launch" / "saliency.launch.py"
+    command = [sys.executable, str(script), str(launch_file), argument]
+    process = RosProcess("", [], new_domain(), tmp_path / "launch.log", command=command)
+    try:
+        code = process.wait(60.0)
+    finally:
+        process.stop()
+    output = process.output()
+    assert code not in (0, None) and says in output, output
+    assert "saliency_node" not in output.split(says)[-1], output  # no node was started

@@ -3,12 +3,23 @@ message in the middle) is played by `replay` in one process into the saliency no
 and the node's outputs are recorded into a new bag and checked."""
 
 import dataclasses
+import signal
 
 import pytest
-from ros_support import TARGET_CLIP, RosProcess, model_for_tests, new_domain, node_args, on_target
+from ros_support import (
+    TARGET_CLIP,
+    RosProcess,
+    fastdds_segments,
+    model_for_tests,
+    new_domain,
+    node_args,
+    on_target,
+    wait_until,
+)
 
 from skd_ros.data.bags import image_message, write_image_bag
 from skd_ros.data.synthetic import ClipSpec, generate_clip
+from skd_ros.ros.environment import SHARED_MEMORY
 
 pytest.importorskip("rclpy")
 messages = pytest.importorskip("skd_ros.ros.messages")
@@ -155,6 +166,23 @@ def test_replay_refuses_odd_pacing_and_unreadable_bags_in_one_line(domain, clip,
     code, output = run_replay([str(bag), "--wait", "1"], domain, tmp_path / "l")
     assert code == 1 and "cannot be read as a rosbag2 bag" in output, output
     assert "Traceback" not in output, output
+
+
+def test_sigterm_while_waiting_cleans_up_like_ctrl_c(clip, tmp_path):
+    """A process manager's SIGTERM: no ghost publisher left, no segment left in /dev/shm."""
+    bag = write_bag(tmp_path / "input", clip[:2], "sqlite3")
+    replay = RosProcess(
+        "skd_ros.ros.replay", [str(bag), "--wait", "60"], new_domain(), tmp_path / "log"
+    )
+    try:  # no node listens: it waits for one
+        assert wait_until(lambda: fastdds_segments(replay.process.pid), 20.0), replay.output()
+        mapped = fastdds_segments(replay.process.pid)
+        replay.process.send_signal(signal.SIGTERM)
+        assert replay.wait(10.0) == 130, replay.output()
+    finally:
+        replay.stop()
+    assert "Traceback" not in replay.output(), replay.output()
+    assert not [name for name in mapped if (SHARED_MEMORY / name).exists()]
 
 
 def test_a_message_too_short_for_a_header_has_no_stamp():

@@ -279,6 +279,13 @@ def test_silence_with_a_publisher_gives_a_qos_and_transport_hint(node, probe):
     assert "QoS is compatible" in node.output()
 
 
+def test_outputs_are_volatile_so_a_late_subscriber_gets_no_stale_map(probe):
+    for topic in ("/cam/saliency", "/cam/saliency/peaks", "/cam/saliency/peak"):
+        (info,) = probe.node.get_publishers_info_by_topic(topic)
+        assert info.qos_profile.durability == rclpy.qos.DurabilityPolicy.VOLATILE, topic
+        assert info.qos_profile.reliability == rclpy.qos.ReliabilityPolicy.RELIABLE, topic
+
+
 def test_node_exits_cleanly_on_sigint_while_frames_flow(node, probe, clip, stamps):
     assert node.alive()
     flowing = threading.Event()
@@ -301,19 +308,23 @@ def test_node_exits_cleanly_on_sigint_while_frames_flow(node, probe, clip, stamp
     assert "failed" not in shutdown and "WARN" not in shutdown, shutdown  # Ctrl-C is no error
 
 
-@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
-def test_a_stopped_node_deletes_its_shared_memory(tmp_path, model_path, signal_name):
+@pytest.mark.parametrize("signals", [["SIGINT"], ["SIGTERM"], ["SIGINT", "SIGINT"]])
+def test_a_stopped_node_deletes_its_shared_memory(tmp_path, model_path, signals):
     """Alone in its domain, the node maps only its own segments; each one left behind would
-    be 34 MB of RAM in /dev/shm until reboot (every activated node left them, once)."""
+    be 34 MB of RAM in /dev/shm until reboot (every activated node left them, once). Two
+    SIGINTs a moment apart are a Ctrl-C under `ros2 launch` (the terminal's and launch's)."""
     process = RosProcess("skd_ros.ros.node", node_args(model_path), new_domain(), tmp_path / "log")
     try:
         assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
         mapped = fastdds_segments(process.process.pid)
         assert mapped, "the node runs with the shared-memory profile"
-        process.process.send_signal(getattr(signal, signal_name))
+        for name in signals:
+            process.process.send_signal(getattr(signal, name))
+            time.sleep(0.002)
         assert process.wait(10.0) == 0, process.output()
     finally:
         process.stop()
+    assert "Traceback" not in process.output(), process.output()
     assert not [name for name in mapped if (SHARED_MEMORY / name).exists()]
 
 
@@ -344,6 +355,7 @@ def test_missing_model_stops_start_up_naming_the_file(tmp_path, domain):
         ("output.encoding:=rgb8", "is not one of"),  # passes rclpy's own type check
         ("peaks.nms_iou:=2.0", "nms_iou"),
         ("peaks.threshold:=1", "decimal point"),  # an int for a float: a common YAML slip
+        ("use_sim_time:=maybe", "expecting type 'BOOL'"),  # rclpy's own, declared before ours
     ],
 )
 def test_bad_start_up_parameter_stops_start_up_with_one_clear_line(
@@ -374,16 +386,21 @@ def test_bad_ros_arguments_stop_start_up_with_one_clear_line(
     assert "Traceback" not in output, output
 
 
-def test_misspelled_start_up_parameter_is_named(tmp_path, domain, model_path):
-    args = node_args(model_path, "-p", "peaks.treshold:=0.5")
-    process = RosProcess("skd_ros.ros.node", args, domain, tmp_path / "log")
+def test_misspelled_start_up_parameters_are_named(tmp_path, domain, model_path):
+    typo_qos = "qos_overrides./cam/image_rwa.subscription.reliability"
+    valid_qos = "qos_overrides./cam/image_raw.subscription.depth:=2"
+    args = ["-p", "peaks.treshold:=0.5", "-p", f"{typo_qos}:=reliable", "-p", valid_qos]
+    process = RosProcess("skd_ros.ros.node", node_args(model_path, *args), domain, tmp_path / "l")
     try:
         assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
+        assert process.wait_for_output("ignored QoS override", 5.0), process.output()
     finally:
         process.stop()
-    lines = [line for line in process.output().splitlines() if "ignored start-up" in line]
-    assert len(lines) == 1 and "peaks.treshold" in lines[0], process.output()
+    lines = [line for line in process.output().splitlines() if "ignored" in line]
+    assert len(lines) == 2, process.output()
+    assert "peaks.treshold" in lines[0] and "qos" not in lines[0], lines
     assert "model" not in lines[0].split(": ", 1)[1], lines  # the params file's own are known
+    assert typo_qos in lines[1] and "image_raw" not in lines[1], lines
 
 
 @pytest.mark.parametrize(

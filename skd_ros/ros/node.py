@@ -42,7 +42,6 @@ from rclpy.qos import (
     HistoryPolicy,
     QoSProfile,
     ReliabilityPolicy,
-    qos_profile_system_default,
 )
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
@@ -70,6 +69,7 @@ from skd_ros.ros.qos_overrides import (
     overriding_options,
 )
 from skd_ros.ros.ros_args import init_refusal
+from skd_ros.ros.signals import ignore_further_interrupts
 from skd_ros.ros.stats import NodeStats, Snapshot, Throttle
 
 try:
@@ -86,7 +86,14 @@ INPUT_QOS = QoSProfile(
     reliability=ReliabilityPolicy.BEST_EFFORT,
     durability=DurabilityPolicy.VOLATILE,
 )
-OUTPUT_QOS = qos_profile_system_default
+# reliable, volatile: a subscriber that joins late gets the next map, never a stale one (the
+# middleware's default durability, Fast DDS's transient local, replayed the last map to it)
+OUTPUT_QOS = QoSProfile(
+    history=HistoryPolicy.KEEP_LAST,
+    depth=10,
+    reliability=ReliabilityPolicy.RELIABLE,
+    durability=DurabilityPolicy.VOLATILE,
+)
 TRANSPORT_HINT = (
     "so either the camera has not sent a frame yet, or its frames are being lost in transport "
     "(large images over Fast DDS's default transports); for the latter, start the camera and "
@@ -156,11 +163,12 @@ class SaliencyNode(LifecycleNode):
         self.add_post_set_parameters_callback(self._apply_parameters)
         self.settings = params.Settings.from_values(self._values())
         self._throttle = Throttle(self.settings.warn_throttle_s)
-        if unknown := self._unknown_overrides():
+        if unknown := self._unknown_overrides(qos=False):
             self.get_logger().warning(
                 f"ignored start-up parameter(s) this node does not have: {', '.join(unknown)} "
                 "(misspelled? `ros2 run skd_ros saliency_node --help` lists every parameter)"
             )
+        self._qos_overrides_checked = False
 
     # ---------------------------------------------------------------- parameters
 
@@ -172,14 +180,15 @@ class SaliencyNode(LifecycleNode):
             except (InvalidParameterTypeException, InvalidParameterValueException) as error:
                 raise params.StartupError(spec, error) from None
 
-    def _unknown_overrides(self) -> list[str]:
+    def _unknown_overrides(self, qos: bool) -> list[str]:
         """Start-up values (-p, params file) for names never declared: typos, else silent.
-        `qos_overrides.*` are declared with the publishers and checked there."""
+        `qos_overrides.*` (`qos`) are declared with the publishers and the subscription, so
+        they can be checked only once the node is active."""
         given = getattr(self, "_parameter_overrides", {})  # rclpy keeps them only privately
         return sorted(
             name
             for name in given
-            if not self.has_parameter(name) and not name.startswith("qos_overrides.")
+            if not self.has_parameter(name) and name.startswith("qos_overrides.") == qos
         )
 
     def _values(self) -> dict[str, params.Value]:
@@ -287,6 +296,13 @@ class SaliencyNode(LifecycleNode):
         self.state = "active"
         output = self._outputs["saliency"].topic_name
         self.get_logger().info(f"active: {self._input_topic} -> {output}")
+        if not self._qos_overrides_checked and (unknown := self._unknown_overrides(qos=True)):
+            self.get_logger().warning(
+                f"ignored QoS override(s) that match no topic and policy of this node: "
+                f"{', '.join(unknown)} (overridable: reliability, history, depth of the input "
+                "and of saliency, saliency/peaks, saliency/peak; README, 'QoS')"
+            )
+        self._qos_overrides_checked = True
         return result
 
     def _subscribe(self, topic: str, msg_type, qos: QoSProfile) -> None:
@@ -607,9 +623,14 @@ def main(argv: list[str] | None = None) -> int:
     except params.StartupError as error:
         rclpy.logging.get_logger(NODE_NAME).fatal(f"start-up stopped: {error}")
         code = 1
+    except (InvalidParameterTypeException, InvalidParameterValueException) as error:
+        # rclpy's own parameters (use_sim_time), declared before any of ours
+        rclpy.logging.get_logger(NODE_NAME).fatal(f"start-up stopped: {error}")
+        code = 1
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        ignore_further_interrupts()  # Ctrl-C in a terminal and `ros2 launch` each send one
         if node is not None:
             node.close()
             node.destroy_node()

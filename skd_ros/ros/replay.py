@@ -39,6 +39,7 @@ from skd_ros.cli_args import non_negative_float, positive_float
 from skd_ros.data.bags import COMPRESSED, IMAGE, STORAGES, find_bags
 from skd_ros.ros.environment import reuse_large_buffers
 from skd_ros.ros.ros_args import init_refusal
+from skd_ros.ros.signals import ignore_further_interrupts, terminate_as_interrupt
 
 MIN_RATE = 0.001  # slowest speed factor: 1000x slower than recorded
 
@@ -260,6 +261,7 @@ def replay(
             _play(reader, connection, publisher, clock_publisher, recorder, pacing, summary)
             time.sleep(linger_s)
     finally:
+        ignore_further_interrupts()  # a second Ctrl-C must not cut the clean-up short
         executor.shutdown(timeout_sec=2.0)
         if spinner.is_alive():
             spinner.join(timeout=2.0)
@@ -404,6 +406,7 @@ def main(argv: list[str] | None = None) -> int:
         index = argv.index("--ros-args")
         argv, ros_args = argv[:index], argv[index:]
     args = parse_args(argv)
+    terminate_as_interrupt()  # SIGTERM cleans up too (no ghost publisher, no /dev/shm leak)
     if args.rate is not None and not (math.isfinite(args.rate) and args.rate >= MIN_RATE):
         print(
             f"replay: --rate must be a speed factor >= {MIN_RATE:g} (1.0: as recorded; "
