@@ -236,6 +236,7 @@ def test_deactivate_stops_processing_and_frees_the_cpu_then_activate_resumes(
 ):
     assert probe.change_state("deactivate")
     assert probe.state() == "inactive"
+    assert node.wait_for_output("inactive: unsubscribed, perception off", 2.0), node.output()
     assert probe.send(bgr8_message(clip[6].image, stamps()), timeout_s=1.0) is None
     before = node.cpu_seconds()
     time.sleep(1.5)

@@ -185,10 +185,14 @@ class SaliencyNode(LifecycleNode):
         `qos_overrides.*` (`qos`) are declared with the publishers and the subscription, so
         they can be checked only once the node is active."""
         given = getattr(self, "_parameter_overrides", {})  # rclpy keeps them only privately
+        image = self.resolve_topic_name("image")  # raw or compressed: input_type may change
+        inputs = tuple(f"qos_overrides.{t}.subscription." for t in (image, f"{image}/compressed"))
         return sorted(
             name
             for name in given
-            if not self.has_parameter(name) and name.startswith("qos_overrides.") == qos
+            if not self.has_parameter(name)
+            and name.startswith("qos_overrides.") == qos
+            and not name.startswith(inputs)
         )
 
     def _values(self) -> dict[str, params.Value]:
@@ -324,12 +328,14 @@ class SaliencyNode(LifecycleNode):
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._stop_processing()
         self.state = "inactive"
+        self.get_logger().info("inactive: unsubscribed, perception off (activate resumes it)")
         return super().on_deactivate(state)
 
     @_transition
     def on_cleanup(self, state: LifecycleState) -> TransitionCallbackReturn:
         self._release()
         self.state = "unconfigured"
+        self.get_logger().info("unconfigured: model and publishers freed (configure reloads)")
         return super().on_cleanup(state)
 
     @_transition
@@ -337,6 +343,7 @@ class SaliencyNode(LifecycleNode):
         self._stop_processing()
         self._release()
         self.state = "finalized"
+        self.get_logger().info("finalized: everything freed; the process stays until stopped")
         return super().on_shutdown(state)
 
     def on_error(self, state: LifecycleState) -> TransitionCallbackReturn:
