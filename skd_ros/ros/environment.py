@@ -85,9 +85,10 @@ def local_ros_env(
     env.pop("ROS_LOCALHOST_ONLY", None)  # deprecated; conflicts with the discovery range
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env["ROS_DOMAIN_ID"] = str(domain_id() if domain is None else domain)
-    env.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
     if shared_memory:
         env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(fastdds_profile())
+    else:
+        env.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
     env.pop("FASTDDS_BUILTIN_TRANSPORTS", None)  # the profile decides the transports
     env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     env["PYTHONUNBUFFERED"] = "1"

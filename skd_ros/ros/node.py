@@ -627,11 +627,11 @@ def main(argv: list[str] | None = None) -> int:
             code = 1
         else:
             rclpy.spin(node)
-    except params.StartupError as error:
-        rclpy.logging.get_logger(NODE_NAME).fatal(f"start-up stopped: {error}")
-        code = 1
-    except (InvalidParameterTypeException, InvalidParameterValueException) as error:
-        # rclpy's own parameters (use_sim_time), declared before any of ours
+    except (  # ours, and rclpy's own (use_sim_time, declared before any of ours)
+        params.StartupError,
+        InvalidParameterTypeException,
+        InvalidParameterValueException,
+    ) as error:
         rclpy.logging.get_logger(NODE_NAME).fatal(f"start-up stopped: {error}")
         code = 1
     except (KeyboardInterrupt, ExternalShutdownException):

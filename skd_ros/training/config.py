@@ -175,21 +175,19 @@ def _seed_ok(seed: Any) -> bool:
 def _side_pair(size: Any) -> bool:
     from skd_ros.data.synthetic import MAX_SIDE, MIN_SIDE
 
-    return (
-        isinstance(size, (list, tuple))
-        and len(size) == 2
-        and all(
-            isinstance(side, int) and not isinstance(side, bool) and MIN_SIDE <= side <= MAX_SIDE
-            for side in size
-        )
-    )
+    return _int_pair(size, lambda side: MIN_SIDE <= side <= MAX_SIDE)
 
 
 def _deep_input_size_ok(size: Any) -> bool:
+    return _int_pair(size, lambda side: side >= 32 and side % 32 == 0)
+
+
+def _int_pair(size: Any, side_ok) -> bool:
+    """[width, height]: two integers (not booleans), each accepted by `side_ok`."""
     return (
         isinstance(size, (list, tuple))
         and len(size) == 2
-        and all(isinstance(side, int) and side >= 32 and side % 32 == 0 for side in size)
+        and all(isinstance(s, int) and not isinstance(s, bool) and side_ok(s) for s in size)
     )
 
 
