@@ -19,7 +19,16 @@ from skd_ros.models import ModelConfig, Sst
 from skd_ros.training.loop import CHECKPOINT
 
 TRAIN = Path(sys.executable).with_name("train")
-SUBCOMMANDS = ("run", "evaluate", "export", "quantize", "report", "synthetic")
+SUBCOMMANDS = (
+    "run",
+    "evaluate",
+    "export",
+    "quantize",
+    "report",
+    "synthetic",
+    "footage",
+    "background-boxes",
+)
 
 
 def tiny(tmp: Path, output: str, *extra: str) -> list[str]:

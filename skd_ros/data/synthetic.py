@@ -582,11 +582,11 @@ def _add_target(saliency: np.ndarray, target: _Target, matrix: np.ndarray) -> Bo
         return None
     axis = matrix[:, :2] @ _direction(target.heading)
     scale = float(np.linalg.norm(axis))
-    _add_gaussian(saliency, center, axis / scale, scale * target.length, scale * target.width)
+    add_gaussian(saliency, center, axis / scale, scale * target.length, scale * target.width)
     return int(x0), int(y0), int(x1), int(y1)
 
 
-def _add_gaussian(saliency: np.ndarray, center, axis, length: float, width: float) -> None:
+def add_gaussian(saliency: np.ndarray, center, axis, length: float, width: float) -> None:
     """Add a peak-1 Gaussian for a `length` x `width` target, long side along `axis`.
 
     Like a fixation density: fixations spread uniformly over the target (sigma = 0.3 x its

@@ -3,12 +3,15 @@
 Commands:
   run        stage 0 (deep teachers, when chosen) -> cache -> stage 1 -> stage 2 -> export ->
              evaluate, all into one run folder; --resume continues an interrupted run
-  evaluate   AUC, sAUC, NSS, SIM, CC of an exported model on a split, overall and per category
+  evaluate   AUC, sAUC, NSS, SIM, CC of an exported model on a split, overall and per category;
+             with --sequence FRAMES BOXES: NSS, CC and region hit rates on box-annotated footage
   export     write a run's trained Sst as ONNX + safetensors + JSON (run does this itself)
   quantize   INT8 copy of an exported model (ONNX Runtime static quantization, calibrated on
              synthetic aerial frames), scored beside the fp32 model on the evaluation split
   report     the paper's experiments on your data: baselines, resolutions, ablations, mu-sweep
   synthetic  generate a synthetic aerial dataset in the AVS1K layout
+  footage    models vs baselines on box-annotated footage: NSS, CC, region hit rates
+  background-boxes  MOT boxes for a static camera's video, by background subtraction
 
 Multi-process: `torchrun --nproc_per_node N -m skd_ros.training.cli run ...`.
 """
@@ -20,6 +23,7 @@ import sys
 from pathlib import Path
 
 from skd_ros.cli_args import non_negative_int, positive_int
+from skd_ros.training import footage
 
 DEFAULT_CONFIG = "config/train.yaml"
 
@@ -44,6 +48,7 @@ def build_parser() -> argparse.ArgumentParser:
     _config_args(evaluate)
     evaluate.add_argument("--model", required=True, type=Path, help="exported model .json")
     evaluate.add_argument("--split", help="split to score (default: data.eval_split)")
+    footage.add_sequence_args(evaluate)
 
     export = commands.add_parser("export", help="export the Sst of a finished run")
     export.add_argument("--run", required=True, type=Path, help="run folder of `train run`")
@@ -86,6 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--size", type=positive_int, nargs=2, default=[640, 360], metavar=("W", "H")
     )
     synthetic.add_argument("--seed", type=int, default=1000, help="base seed")
+    footage.add_commands(commands)
     return parser
 
 
@@ -146,6 +152,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     if args.command == "export":
         pipeline.export_run(args.run, args.out, args.name, args.what)
         return 0
+    if args.command in footage.COMMANDS or getattr(args, "sequences", None):
+        return footage.run(args)
     config = load(args)
     progress = not args.no_progress
     if args.command == "run":

@@ -1,0 +1,166 @@
+"""`train footage`, `train background-boxes` and `train evaluate --sequence`: box-annotated
+footage on the command line (the scoring is `skd_ros.training.box_eval`).
+
+`train footage` scores models (default: the packaged demo models, INT8 and fp32) beside the
+baselines on every `--sequence FRAMES BOXES` and every sequence found under `--footage DIR`;
+with neither, it looks for `../shared/footage` and says when that is not there. It prints
+one table and writes it to `<output>/footage.md` and `.json` (numbers only).
+`train background-boxes` writes MOT boxes for a static camera's video (`skd_ros.data.
+background_boxes`) to a file of your choice outside the skd_ros checkout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from skd_ros.cli_args import non_negative_int, positive_int
+
+COMMANDS = ("footage", "background-boxes")
+DEFAULT_FOOTAGE = Path("../shared/footage")
+DEFAULT_OUTPUT = Path("outputs/footage")
+PACKAGED = ("sst_demo_int8.json", "sst_demo.json")
+
+
+def add_commands(commands) -> None:
+    """The `footage` and `background-boxes` sub-parsers of `train`."""
+    from skd_ros.training.box_eval import BASELINES, OPTIONAL_BASELINES
+
+    footage = commands.add_parser(
+        "footage",
+        help="models vs baselines on box-annotated footage (NSS, CC, region hit rates)",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_sequence_args(footage)
+    footage.add_argument("--footage", type=Path, help="folder of <name>.txt + <name>/ clips")
+    footage.add_argument(
+        "--model",
+        dest="models",
+        action="append",
+        type=Path,
+        help="exported model .json (repeatable; default: the packaged sst_demo_int8 and sst_demo)",
+    )
+    footage.add_argument(
+        "--baselines",
+        nargs="*",
+        default=list(BASELINES),
+        choices=BASELINES + OPTIONAL_BASELINES,
+        help=f"baselines to score (default: {' '.join(BASELINES)}; none: give the flag alone)",
+    )
+    footage.add_argument(
+        "--output", type=Path, default=DEFAULT_OUTPUT, help=f"folder (default {DEFAULT_OUTPUT})"
+    )
+
+    boxes = commands.add_parser(
+        "background-boxes",
+        help="MOT boxes of moving things in a static camera's video (background subtraction)",
+    )
+    boxes.add_argument("video", type=Path, help="video file or frame folder")
+    boxes.add_argument("--out", type=Path, required=True, help="MOT box file to write")
+    boxes.add_argument("--method", choices=["mog2", "knn"], default="mog2")
+    boxes.add_argument("--history", type=positive_int, default=300, help="background memory")
+    boxes.add_argument("--warmup", type=non_negative_int, default=30, help="frames with no box")
+    boxes.add_argument(
+        "--min-area-fraction", type=float, default=0.0008, help="smallest box, of the frame area"
+    )
+
+
+def add_sequence_args(parser: argparse.ArgumentParser) -> None:
+    """--sequence, --box-format, --every, --iou: shared by `footage` and `evaluate`."""
+    parser.add_argument(
+        "--sequence",
+        dest="sequences",
+        nargs=2,
+        action="append",
+        default=[],
+        type=Path,
+        metavar=("FRAMES", "BOXES"),
+        help="a frame folder or video file and its box file (single-object x,y,w,h lines or "
+        "MOT); repeatable",
+    )
+    parser.add_argument("--box-format", choices=["auto", "single", "mot"], default="auto")
+    parser.add_argument("--every", type=positive_int, default=1, help="score every n-th frame")
+    parser.add_argument(
+        "--iou", type=float, default=0.0, help="overlap hit: best region's IoU above (default 0)"
+    )
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run `footage`, `background-boxes` or `evaluate --sequence`."""
+    if args.command == "background-boxes":
+        return _background_boxes(args)
+    if args.command == "evaluate":
+        return _score([args.model], [], args.sequences, args, args.output)
+    sequences = list(args.sequences)
+    folder = args.footage
+    if folder is None and not sequences:
+        if not DEFAULT_FOOTAGE.is_dir():
+            print(
+                f"train footage: no {DEFAULT_FOOTAGE} here (resolved: {DEFAULT_FOOTAGE.resolve()})"
+                "; pass --sequence FRAMES BOXES or --footage DIR",
+                file=sys.stderr,
+            )
+            return 2
+        folder = DEFAULT_FOOTAGE
+    if folder is not None:
+        from skd_ros.data.box_sequences import find_sequences
+
+        found = find_sequences(folder)
+        print(f"train footage: {len(found)} sequence(s) under {folder}", flush=True)
+        sequences = found + sequences
+    return _score(args.models or _packaged(), args.baselines, sequences, args, args.output)
+
+
+def _packaged() -> list[Path]:
+    from skd_ros.package_files import find_package_file
+
+    found = [find_package_file("resource/models", "models", name) for name in PACKAGED]
+    if None in found:
+        raise ValueError(f"the packaged models {PACKAGED} are not installed; pass --model")
+    return found
+
+
+def _score(models, baselines, sequences, args, output: Path | None) -> int:
+    from skd_ros.data.box_sequences import open_sequence
+    from skd_ros.training import box_eval
+
+    opened = [open_sequence(frames, boxes, args.box_format) for frames, boxes in sequences]
+    methods = [box_eval.model_method(model) for model in models]
+    side = methods[0].map_of.engine.resolution if methods else box_eval.DEFAULT_SIDE
+    methods += [box_eval.baseline_method(name, side) for name in baselines]
+    results = {}
+    for sequence in opened:
+        print(f"scoring {sequence.name} ({sequence.source.path})", flush=True)
+        results[sequence.name] = box_eval.evaluate_sequence(
+            sequence, methods, side, args.every, args.iou
+        )
+    table = box_eval.markdown(results)
+    print(table, flush=True)
+    if output is not None:
+        output.mkdir(parents=True, exist_ok=True)
+        report = {"every": args.every, "iou": args.iou, "map_side": side, "clips": results}
+        (output / "footage.json").write_text(json.dumps(report, indent=2) + "\n")
+        (output / "footage.md").write_text(table + "\n")
+        print(f"wrote {output / 'footage.md'} and {output / 'footage.json'}")
+    return 0
+
+
+def _background_boxes(args: argparse.Namespace) -> int:
+    from skd_ros.data.background_boxes import BackgroundBoxSettings, write_background_boxes
+
+    settings = BackgroundBoxSettings(
+        method=args.method,
+        history=args.history,
+        warmup=args.warmup,
+        min_area_fraction=args.min_area_fraction,
+    )
+    summary = write_background_boxes(args.video, args.out, settings)
+    print(
+        f"wrote {args.out}: {summary['boxes']} boxes in {summary['frames_with_boxes']} of "
+        f"{summary['frames']} frames",
+        flush=True,
+    )
+    return 0
