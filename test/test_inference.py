@@ -203,7 +203,7 @@ import sys
 import numpy as np
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.peaks import find_regions
-from skd_ros.ros.image_codec import camera_frame
+from skd_ros.images.messages import camera_frame
 import skd_ros.ros.node, skd_ros.ros.replay
 engine = SaliencyEngine({str(model_path)!r})
 stream = SaliencyStream(engine)
