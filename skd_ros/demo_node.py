@@ -143,7 +143,7 @@ def render(args, bag: Path, outputs: dict[str, list]) -> tuple[list[tuple], int]
     The overlay shows the map as a heat map, the node's regions (white boxes, rank and peak
     score, yellow centroid) and the ground-truth target boxes (green).
     """
-    from skd_ros.data.bags import message_image
+    from skd_ros.images.messages import camera_frame
     from skd_ros.ros.messages import regions_from_cloud
 
     maps = {_stamp(m): m for m in outputs.get(f"{NAMESPACE}/saliency", [])}
@@ -157,7 +157,7 @@ def render(args, bag: Path, outputs: dict[str, list]) -> tuple[list[tuple], int]
         stamp = _stamp(msg)
         if stamp not in maps:
             continue
-        image, _ = message_image(msg)
+        image = camera_frame(msg).bgr8()
         regions = peaks.get(stamp, np.zeros(0))
         picture = overlay_with_regions(image, _map_array(maps[stamp]), regions)
         for x0, y0, x1, y1 in frame.boxes:

@@ -5,6 +5,15 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+# text and lines grow with the picture's short side up to an 8K frame's (4320 px), no further:
+# sized by the long side, a 2,000,000x1 frame got lines 3125 px thick and took 17 s to draw
+MAX_DRAWING_SCALE = 6.0
+
+
+def drawing_scale(shape: tuple[int, ...]) -> float:
+    """Size factor for text and lines on a picture of `shape`: 1 for 720 lines, clamped."""
+    return min(max(min(shape[:2]) / 720, 0.2), MAX_DRAWING_SCALE)
+
 
 def colorize(saliency: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
     """Map in [0, 1] -> BGR heat-map image, optionally resized to (width, height)."""
@@ -23,7 +32,7 @@ def overlay(frame: np.ndarray, saliency: np.ndarray, alpha: float = 0.45) -> np.
 def label(image: np.ndarray, text: str) -> np.ndarray:
     """A copy of `image` with `text` written in its top-left corner."""
     out = image.copy()
-    scale = max(0.4, image.shape[1] / 640)
+    scale = max(0.4, 2 * drawing_scale(image.shape))
     thickness = max(1, round(scale))
     (width, height), baseline = cv2.getTextSize(text, cv2.FONT_HERSHEY_SIMPLEX, scale, thickness)
     pad = max(2, height // 4)

@@ -1,11 +1,13 @@
 """Data sources: AVS1K and frame-folder layouts, rosbag2 bags, and their error messages."""
 
+import dataclasses
 import json
 import logging
 import shutil
 from pathlib import Path
 
 import cv2
+import hostile_images
 import numpy as np
 import pytest
 
@@ -14,7 +16,6 @@ from skd_ros.data.bags import (
     bag_videos,
     find_bags,
     image_message,
-    message_image,
     write_image_bag,
 )
 from skd_ros.data.folders import scan_frame_folders
@@ -27,6 +28,7 @@ from skd_ros.data.synthetic import (
     write_frame_folders,
 )
 from skd_ros.data.video import LayoutError, Video, category_from_name
+from skd_ros.images.messages import camera_frame
 
 FRAMES = 4
 SIZE = {"width": 320, "height": 180}
@@ -149,6 +151,16 @@ def test_corrupt_frame_is_skipped_with_its_map_and_reported(avs1k_copy, caplog):
     assert [s.index for s in video.samples()] == [0, 3]
 
 
+def test_dataset_frames_over_the_decoding_limits_are_skipped_and_reported(avs1k_copy, caplog):
+    video = scan_avs1k(avs1k_copy, "trainSet")[0]
+    video.frames[1].write_bytes(hostile_images.fill_masked_bomb(9000, 8000))
+    video.frames[2].write_bytes(hostile_images.png_of_zeros(5200, 5200))  # 216 MB decoded
+    with caplog.at_level(logging.WARNING):
+        assert [s.index for s in video.samples()] == [0, 3]
+    for bad in video.frames[1:3]:
+        assert f"skipping {bad}: cannot read it (compressed image too large" in caplog.text
+
+
 def test_frame_folders_with_fixations(tmp_path):
     specs = [ClipSpec(40, "Human", FRAMES, **SIZE), ClipSpec(41, "Others", FRAMES, **SIZE)]
     write_frame_folders(tmp_path, specs, n_fixations=15)
@@ -241,8 +253,6 @@ def test_bag_topic_choice_errors_list_the_topics(tmp_path):
 
 
 def test_malformed_messages_are_skipped_with_a_reason(tmp_path, caplog):
-    import dataclasses
-
     frames = [f.image for f in clip(6, n_frames=4)]
     good = image_message(frames[0], 0)
     short = dataclasses.replace(image_message(frames[1], 0), data=good.data[:1000])
@@ -257,26 +267,69 @@ def test_malformed_messages_are_skipped_with_a_reason(tmp_path, caplog):
     assert [s.index for s in samples] == [0, 2, 6, 7]
     for sample, frame in zip(samples, frames, strict=True):
         assert np.array_equal(sample.image, frame)
-    for reason in ("data has 1000 bytes", "step 10 is shorter", "unknown encoding", "empty image"):
-        assert reason in caplog.text
-    broken = image_message(frames[0], 0, compressed=True)
-    broken = dataclasses.replace(broken, data=broken.data[:50])
-    assert message_image(broken) == (None, "compressed data (jpeg) does not decode")
+    causes = ("data too short", "step too small", "unknown encoding", "empty image")
+    assert video.skipped == dict.fromkeys(causes, 1)
+    for cause in causes:
+        assert cause in caplog.text
+    assert f"{path} /camera/image_raw: skipped 4 of 8 messages" in caplog.text
+
+
+def test_bag_frames_are_converted_as_the_node_converts_them(tmp_path):
+    # one converter for the node and the bags: a 16x12 NV12 frame is 16x12 red for both
+    # (the bags' own converter read only its Y plane: 16x8 green)
+    red = np.zeros((12, 16, 3), np.uint8)
+    red[:, :, 2] = 255
+    i420 = cv2.cvtColor(red, cv2.COLOR_BGR2YUV_I420)
+    uv = np.stack([i420[12:15].ravel(), i420[15:18].ravel()], axis=1).ravel()
+    nv12 = dataclasses.replace(
+        image_message(red, 0),
+        encoding="nv12",
+        step=16,
+        data=np.concatenate([i420[:12].ravel(), uv]),
+    )
+    signed = dataclasses.replace(image_message(red, 0), encoding="8SC3")
+    path = write_image_bag(tmp_path / "nv12", [nv12, signed, red])
+    (video,) = bag_videos(path)
+    images = [s.image for s in video.samples()]
+    assert [image.shape for image in images] == [(12, 16, 3), (12, 16, 3)]
+    assert np.array_equal(images[0], camera_frame(nv12).bgr8())
+    assert np.abs(images[0].astype(int) - red).max() < 8
+    assert video.skipped == {"unknown encoding": 1}  # signed integers are not camera pixels
+
+
+def test_bag_messages_over_the_decoding_limits_are_skipped_and_reported(tmp_path, caplog):
+    # the node's limits hold for training and evaluation too (bags decoded with plain
+    # cv2.imdecode: three 641-byte JPEGs took `train run` to 3.3 GB)
+    frame = clip(n_frames=1)[0].image
+    good = image_message(frame, 0, compressed=True)
+    progressive = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1]
+    bombs = [
+        hostile_images.fill_masked_bomb(9000, 8000),  # 72 MP behind a fake 64x64 header
+        hostile_images.png_of_zeros(5200, 5200),  # 27 MP, but 216 MB as 16-bit RGBA
+        hostile_images.repeated_last_scan(progressive.tobytes(), 100),
+    ]
+    items = [good, *(dataclasses.replace(good, data=np.frombuffer(b, np.uint8)) for b in bombs)]
+    path = write_image_bag(tmp_path / "bombs", [*items, good], compressed=True)
+    (video,) = bag_videos(path)
+    with caplog.at_level(logging.WARNING):
+        assert [s.index for s in video.samples()] == [0, 4]
+    assert video.skipped == {"compressed image too large": 2, "too many JPEG scans": 1}
+    assert f"{path} /camera/image_raw: skipping message 1" in caplog.text
+    assert (
+        "declares 9000x8000 pixels" in caplog.text and "5200x5200 decodes to 216 MB" in caplog.text
+    )
 
 
 def test_padded_rows_and_grey_images_are_converted(tmp_path):
-    import dataclasses
-
     frame = clip(n_frames=1)[0].image
     msg = image_message(frame, 0)
     rows = msg.data.reshape(frame.shape[0], -1)
     padded = np.concatenate([rows, np.zeros((frame.shape[0], 8), np.uint8)], axis=1)
     msg = dataclasses.replace(msg, data=padded.ravel(), step=msg.step + 8)
-    image, reason = message_image(msg)
-    assert reason == "" and np.array_equal(image, frame)
+    assert np.array_equal(camera_frame(msg).bgr8(), frame)
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY)
     mono = dataclasses.replace(msg, encoding="mono8", data=grey.ravel(), step=grey.shape[1])
-    image, _ = message_image(mono)
+    image = camera_frame(mono).bgr8()
     assert image.shape == frame.shape and np.array_equal(image[..., 0], grey)
 
 

@@ -1,15 +1,20 @@
-"""Camera message checks and conversion, on rclpy's messages and on rosbags' messages."""
+"""Camera message checks, limits and conversion, on rclpy's messages and rosbags' messages."""
 
 import array
 import dataclasses
+import subprocess
+import sys
 
 import cv2
+import hostile_images
 import numpy as np
 import pytest
 
 from skd_ros.data.bags import image_message
+from skd_ros.images import MalformedImage
+from skd_ros.images.headers import declared
+from skd_ros.images.messages import camera_frame
 from skd_ros.preprocess import prepare_frame
-from skd_ros.ros.image_codec import MalformedImage, camera_frame, declared_size
 
 Image = pytest.importorskip("sensor_msgs.msg").Image
 CompressedImage = pytest.importorskip("sensor_msgs.msg").CompressedImage
@@ -229,7 +234,9 @@ def test_a_format_other_than_jpeg_or_png_is_named_as_unsupported(bgr):
 @pytest.mark.parametrize("extension", [".png", ".jpg"])
 def test_declared_size_is_read_from_the_header(bgr, extension):
     data = cv2.imencode(extension, bgr)[1].tobytes()
-    assert declared_size(data) == (bgr.shape[1], bgr.shape[0])
+    found = declared(data)
+    assert (found.width, found.height) == (bgr.shape[1], bgr.shape[0])
+    assert found.decoded_bytes == bgr.size and found.scans == 1 and found.complete
 
 
 def test_jpeg_fill_bytes_do_not_hide_the_declared_size():
@@ -237,7 +244,7 @@ def test_jpeg_fill_bytes_do_not_hide_the_declared_size():
     # decompression bomb through to the decoder
     bomb = cv2.imencode(".jpg", np.zeros((9000, 8000), np.uint8))[1].tobytes()
     filled = bomb[:2] + b"\xff\xff" + bomb[2:]
-    assert declared_size(filled) == (8000, 9000)
+    assert (declared(filled).width, declared(filled).height) == (8000, 9000)
     with pytest.raises(MalformedImage) as error:
         camera_frame(_compressed(filled, "jpeg"))
     assert error.value.cause == "compressed image too large"
@@ -254,3 +261,96 @@ def test_a_decompression_bomb_is_refused_before_decoding():
         camera_frame(_compressed(bomb, "png"))
     assert error.value.cause == "compressed image too large"
     assert "20000x20000" in str(error.value)
+
+
+def test_a_frame_header_behind_a_stuffed_zero_is_the_one_read():
+    # FF 00 is a stuffed zero to libjpeg, not a marker with a length: read as one, it jumped
+    # over the real 32768x32768 header onto a fake 64x64 one inside an APP15 segment
+    bomb = hostile_images.fill_masked_bomb()
+    assert len(bomb) < 1000
+    found = declared(bomb)
+    assert (found.width, found.height) == (32768, 32768)
+    refusal = hostile_images.refusal_in_subprocess(bomb)
+    assert refusal.startswith("refused compressed image too large"), refusal
+    assert "32768x32768" in refusal
+
+
+def test_opencv_itself_refuses_frames_over_the_pixel_limit():
+    # the second, independent limit: set for OpenCV when skd_ros is imported (before cv2),
+    # it holds even for a decode that bypasses our header checks
+    script = (
+        "import skd_ros, cv2, numpy, sys\n"
+        "data = numpy.frombuffer(sys.stdin.buffer.read(), numpy.uint8)\n"
+        "try:\n"
+        "    image = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)\n"
+        "    print('decoded', None if image is None else image.shape)\n"
+        "except cv2.error as error:\n"
+        "    print('refused', 'CV_IO_MAX_IMAGE_PIXELS' in str(error))\n"
+    )
+    large = hostile_images.declaring(9000, 8000)  # 72 MP, 631 bytes
+    result = subprocess.run(
+        [sys.executable, "-c", script], input=large, capture_output=True, timeout=60
+    )
+    assert result.stdout.decode().strip() == "refused True", result.stdout + result.stderr
+
+
+def test_a_progressive_jpeg_repeating_its_scans_is_refused(bgr):
+    progressive = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1].tobytes()
+    assert declared(progressive).scans == 10  # libjpeg's progression: accepted
+    bomb = hostile_images.repeated_last_scan(progressive, 1000)
+    with pytest.raises(MalformedImage, match="1010 scans, over the 64") as error:
+        camera_frame(_compressed(bomb, "jpeg"))
+    assert error.value.cause == "too many JPEG scans"
+
+
+@pytest.mark.parametrize(
+    ("extension", "channels", "dtype", "flags"),
+    [
+        (".jpg", 1, np.uint8, []),
+        (".jpg", 3, np.uint8, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1]),
+        (".png", 1, np.uint8, []),
+        (".png", 3, np.uint8, []),
+        (".png", 4, np.uint8, []),
+        (".png", 1, np.uint16, []),
+        (".png", 4, np.uint16, []),
+    ],
+)
+def test_decoded_bytes_are_read_from_the_header(bgr, extension, channels, dtype, flags):
+    image = np.dstack([bgr, bgr[:, :, :1]])[:, :, :channels].astype(dtype) * (
+        257 if dtype == np.uint16 else 1
+    )
+    data = cv2.imencode(extension, image.squeeze(), flags)[1].tobytes()
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert declared(data).decoded_bytes == decoded.nbytes
+
+
+def test_decoded_bytes_not_only_pixels_are_bounded():
+    # 8000x8000 is inside the pixel limit, but as 16-bit RGBA it decodes to 512 MB
+    # (a 498 kB PNG of zeros: it cost the node 1.4 GB and 5 s)
+    bomb = hostile_images.png_of_zeros(8000, 8000, depth=16, colour_type=6)
+    assert len(bomb) < 600_000
+    refusal = hostile_images.refusal_in_subprocess(bomb, "png")
+    assert refusal.startswith("refused compressed image too large"), refusal
+    assert "8000x8000 decodes to 512 MB" in refusal
+
+
+@pytest.mark.parametrize("encoding", ["8SC3", "16SC3", "8SC1", "32SC1"])
+def test_signed_integer_encodings_are_refused_as_not_camera_pixels(bgr, encoding):
+    dtype = {"8": np.int8, "16": np.int16, "32": np.int32}[encoding.split("S")[0]]
+    channels = int(encoding[-1])
+    pixels = bgr[:, :, :channels].astype(dtype)
+    msg = ros_image(encoding, pixels, *bgr.shape[:2])
+    with pytest.raises(MalformedImage, match="signed integers") as error:
+        camera_frame(msg)
+    assert error.value.cause == "unknown encoding"
+
+
+@pytest.mark.parametrize("filler", [b"\xff\xfe\x00\x02", b"\xff\xff\x00"])
+def test_the_jpeg_header_walk_itself_is_bounded(bgr, filler):
+    # empty comment segments, or fill bytes and stuffed zeros, each a step of the walk:
+    # libjpeg skips them, a walk through all of them would cost seconds per message
+    jpeg = cv2.imencode(".jpg", bgr)[1].tobytes()
+    padded = jpeg[:2] + filler * 250_000 + jpeg[2:]
+    with pytest.raises(MalformedImage, match="over 10,000 markers") as error:
+        camera_frame(_compressed(padded, "jpeg"))
+    assert error.value.cause == "too many JPEG markers"

@@ -1,9 +1,11 @@
-"""The node's core without ROS: model files, engine (ONNX Runtime / torch), pairing, peaks."""
+"""The node's core without ROS: model files, engine (ONNX Runtime / torch), pairing, peaks,
+overlay."""
 
 import json
 import shutil
 import subprocess
 import sys
+import time
 
 import numpy as np
 import pytest
@@ -11,11 +13,13 @@ from ros_support import ROOT, TARGET_CLIP, model_for_tests, on_target
 
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.inference import pairing
+from skd_ros.inference.draw import overlay_with_regions
 from skd_ros.inference.engine import BackendError, SaliencyEngine, SaliencyStream
 from skd_ros.inference.model_files import ModelFileError, read_description
 from skd_ros.inference.peaks import REGION_DTYPE, REGION_FIELDS, find_regions
 from skd_ros.package_files import sha256_of
 from skd_ros.preprocess import prepare_frame
+from skd_ros.visualize import drawing_scale
 
 
 @pytest.fixture(scope="session")
@@ -203,7 +207,7 @@ import sys
 import numpy as np
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.peaks import find_regions
-from skd_ros.ros.image_codec import camera_frame
+from skd_ros.images.messages import camera_frame
 import skd_ros.ros.node, skd_ros.ros.replay
 engine = SaliencyEngine({str(model_path)!r})
 stream = SaliencyStream(engine)
@@ -353,3 +357,23 @@ def test_peaks_of_the_real_model_fall_on_the_synthetic_targets(engine):
         if len(regions):
             hits += on_target(regions[0], frame.saliency)
     assert hits >= 0.7 * spec.n_frames, f"top peak on a target in {hits}/{spec.n_frames} frames"
+
+
+# ------------------------------------------------------------------ overlay
+
+
+def test_overlay_of_an_extreme_frame_is_drawn_at_a_bounded_size():
+    # text and lines sized by the frame's long side: a 2,000,000x1 frame got lines 3125 px
+    # thick and a font scale of 1562, and its overlay took 17 s (or more) to draw
+    saliency = np.zeros((64, 64), np.float32)
+    saliency[30:34, 20:24] = 1.0
+    frame = np.zeros((1, 2_000_000, 3), np.uint8)
+    regions = find_regions(saliency, (frame.shape[1], frame.shape[0]))
+    assert len(regions) == 1
+    start = time.perf_counter()
+    picture = overlay_with_regions(frame, saliency, regions)
+    took = time.perf_counter() - start
+    assert picture.shape == frame.shape
+    assert took < 5.0, f"the overlay took {took:.1f} s"
+    assert drawing_scale((720, 1280)) == 1.0  # the familiar sizes are kept
+    assert drawing_scale((30000, 30000)) == drawing_scale((4320, 7680))

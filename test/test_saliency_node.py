@@ -11,6 +11,7 @@ import threading
 import time
 
 import cv2
+import hostile_images
 import numpy as np
 import pytest
 from ros_support import (
@@ -247,7 +248,9 @@ def test_deactivate_stops_processing_and_frees_the_cpu_then_activate_resumes(
     assert probe.send(bgr8_message(clip[7].image, stamps())) is not None
 
 
-def test_compressed_input_after_reactivation_and_corrupt_jpeg_is_skipped(node, probe, clip, stamps):
+def test_compressed_input_after_reactivation_and_corrupt_or_hostile_jpeg_is_skipped(
+    node, probe, clip, stamps
+):
     (result,) = probe.set_parameters({"input_type": "compressed"})
     assert result.successful
     assert probe.change_state("deactivate") and probe.change_state("activate")
@@ -257,7 +260,13 @@ def test_compressed_input_after_reactivation_and_corrupt_jpeg_is_skipped(node, p
         )
         time.sleep(0.2)
         jpeg = cv2.imencode(".jpg", clip[8].image)[1].tobytes()
-        for data, expect_map in ((jpeg[: len(jpeg) // 2], False), (jpeg, True)):
+        progressive = cv2.imencode(".jpg", clip[8].image, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])[1]
+        hostile = [
+            hostile_images.fill_masked_bomb(),  # 32768x32768 behind a fake 64x64 header
+            hostile_images.repeated_last_scan(progressive.tobytes(), 1000),
+        ]
+        sent = [(jpeg[: len(jpeg) // 2], False), *((data, False) for data in hostile)]
+        for data, expect_map in (*sent, (jpeg, True)):
             msg = sensor_msgs.CompressedImage(format="jpeg")
             set_stamp(msg, stamps())
             buffer = array.array("B")
@@ -268,6 +277,8 @@ def test_compressed_input_after_reactivation_and_corrupt_jpeg_is_skipped(node, p
             if expect_map:
                 assert (output.saliency.width, output.saliency.height) == (64, 64)
         assert node.wait_for_output("corrupt compressed data", 5.0)
+        assert node.wait_for_output("declares 32768x32768 pixels", 5.0)
+        assert node.wait_for_output("too many JPEG scans: 1010 scans", 5.0)
     finally:
         probe.set_parameters({"input_type": "raw"})
         assert probe.change_state("deactivate") and probe.change_state("activate")

@@ -1,23 +1,23 @@
 """rosbag2 bags (sqlite3 and MCAP) as unlabelled videos, read without a ROS installation.
 
 Bags are opened with `rosbags.highlevel.AnyReader`; `sensor_msgs/msg/Image` and
-`sensor_msgs/msg/CompressedImage` messages are converted to BGR frames with
-`rosbags.image.message_to_cvimage`. One image topic of a bag is one video, split into
-several videos where the header stamps jump backwards (a looped recording) or pause for more
-than `max_gap_s`. `stride` keeps every n-th message of each video (the causal pair of a
-frame is then its kept predecessor).
+`sensor_msgs/msg/CompressedImage` messages are checked and converted to BGR frames by
+`skd_ros.images.messages`, the node's own checks and converter (with its limits on
+compressed frames), so training, evaluation and the demo see what the node would see. One
+image topic of a bag is one video, split into several videos where the header stamps jump
+backwards (a looped recording) or pause for more than `max_gap_s`. `stride` keeps every n-th
+message of each video (the causal pair of a frame is then its kept predecessor).
 
-Each message is checked before conversion: a zero-sized image, an unknown encoding, a step
-shorter than a row, data shorter than step x height, or compressed data that does not
-decode is skipped with a logged reason (rosbags-image itself would return an empty or a
-garbled array for some of these). Rows padded beyond width x pixel size are unpadded.
+A message the node would refuse (a zero-sized image, an unknown or signed encoding, a step
+shorter than a row, data shorter than step x height, compressed data that does not decode
+or is over the limits) is skipped, counted by cause in `BagVideo.skipped`, and logged with
+the bag, the topic and the cause (the first few of each cause, then a summary).
 
 `write_image_bag` writes real bags for the tests, the demo and the node's checks.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import logging
 from collections import Counter
@@ -27,7 +27,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from skd_ros.data.video import LayoutError, Sample, as_bgr8
+from skd_ros.data.video import LayoutError, Sample
+from skd_ros.images import MalformedImage
+from skd_ros.images.messages import camera_frame
 
 log = logging.getLogger(__name__)
 
@@ -193,6 +195,7 @@ class BagVideo:
         self.bag, self.topic, self.name, self.source_id = bag, topic, name, source_id
         self.start_ordinal, self.start_time = start_ordinal, start_time
         self.ordinals = list(ordinals)
+        self.skipped: Counter[str] = Counter()  # refused messages of the last read, by cause
 
     def __len__(self) -> int:
         return len(self.ordinals)
@@ -201,11 +204,12 @@ class BagVideo:
         return f"BagVideo({self.name!r}, {self.bag}, {self.topic}, {len(self)} frames)"
 
     def samples(self) -> Iterator[Sample]:
+        """The kept messages as samples; refused ones are skipped and counted (`skipped`)."""
+        self.skipped = Counter()
         if not self.ordinals:
             return
         wanted = {ordinal: index for index, ordinal in enumerate(self.ordinals)}
         last = self.ordinals[-1]
-        skipped: Counter[str] = Counter()
         reader = _open(self.bag)
         try:
             connections = [c for c in reader.connections if c.topic == self.topic]
@@ -216,85 +220,46 @@ class BagVideo:
                 if ordinal not in wanted:
                     continue
                 index = wanted[ordinal]
-                image, stamp, reason = decode_message(reader, raw, connection.msgtype)
-                if image is None:
-                    skipped[reason] += 1
-                    if skipped[reason] <= WARNINGS_PER_CAUSE:
-                        log.warning(
-                            "%s %s: skipping message %d (t=%d ns): %s",
-                            self.bag,
-                            self.topic,
-                            ordinal,
-                            log_time,
-                            reason,
-                        )
+                try:
+                    image, stamp = read_frame_message(reader, raw, connection.msgtype)
+                except MalformedImage as error:
+                    self._skip(error, ordinal, log_time)
                     continue
                 yield Sample(index, image, None, None, stamp or log_time, f"{index + 1:05d}")
         finally:
             reader.close()
-        if skipped:
-            log.warning("%s %s: skipped %s", self.bag, self.topic, dict(skipped))
+        if self.skipped:
+            log.warning(
+                "%s %s: skipped %d of %d messages: %s",
+                self.bag,
+                self.topic,
+                sum(self.skipped.values()),
+                len(self),
+                dict(self.skipped),
+            )
+
+    def _skip(self, error: MalformedImage, ordinal: int, log_time: int) -> None:
+        self.skipped[error.cause] += 1
+        if self.skipped[error.cause] <= WARNINGS_PER_CAUSE:
+            log.warning(
+                "%s %s: skipping message %d (t=%d ns): %s",
+                self.bag,
+                self.topic,
+                ordinal,
+                log_time,
+                error,
+            )
 
 
-def decode_message(reader, raw: bytes, msgtype: str) -> tuple[np.ndarray | None, int | None, str]:
-    """(BGR image, header stamp ns, '') for a good message; (None, None, reason) otherwise."""
+def read_frame_message(reader, raw: bytes, msgtype: str) -> tuple[np.ndarray, int]:
+    """(BGR frame, header stamp ns) of a serialized image message, checked and converted as
+    the node does; `MalformedImage` names the cause of a refusal."""
     try:
         msg = reader.deserialize(raw, msgtype)
     except Exception as error:
-        return None, None, f"cannot deserialize the {msgtype} message ({error})"
+        raise MalformedImage("cannot deserialize", f"a {msgtype} message ({error})") from None
     stamp = int(msg.header.stamp.sec) * 1_000_000_000 + int(msg.header.stamp.nanosec)
-    image, reason = message_image(msg)
-    return image, stamp, reason
-
-
-def message_image(msg) -> tuple[np.ndarray | None, str]:
-    """(H, W, 3) uint8 BGR of an Image or CompressedImage message, or (None, reason)."""
-    from rosbags.image import ImageError, message_to_cvimage
-
-    if hasattr(msg, "format"):  # CompressedImage
-        if len(msg.data) == 0:
-            return None, "empty compressed data"
-        image = cv2.imdecode(np.asarray(msg.data, np.uint8), cv2.IMREAD_UNCHANGED)
-        if image is None or image.size == 0:
-            return None, f"compressed data ({msg.format or 'no format'}) does not decode"
-        return as_bgr8(image), ""
-    msg, reason = _checked_image(msg)
-    if msg is None:
-        return None, reason
-    try:
-        image = message_to_cvimage(msg, "bgr8")
-    except (ImageError, cv2.error, ValueError, TypeError) as error:
-        return None, f"cannot convert encoding {msg.encoding!r} to bgr8 ({error})"
-    if image is None or image.size == 0:
-        return None, "conversion gave an empty image"
-    return as_bgr8(np.ascontiguousarray(image)), ""
-
-
-def _checked_image(msg):
-    """The message with unpadded rows, or (None, why it is malformed)."""
-    from rosbags.image import ImageFormatError
-    from rosbags.image.image import to_cvtype
-
-    if msg.height == 0 or msg.width == 0:
-        return None, f"empty image ({msg.width}x{msg.height})"
-    try:
-        _, _, typestr, channels = to_cvtype(msg.encoding)
-    except ImageFormatError:
-        return None, f"unknown encoding {msg.encoding!r}"
-    row = msg.width * channels * np.dtype(typestr).itemsize
-    if msg.step < row:
-        return (
-            None,
-            f"step {msg.step} is shorter than a row ({msg.width} px x {row // msg.width} B)",
-        )
-    size = msg.step * msg.height
-    if len(msg.data) < size:
-        return None, f"data has {len(msg.data)} bytes, expected step x height = {size}"
-    data = np.asarray(msg.data, np.uint8)
-    if msg.step != row or len(data) != size:
-        data = np.ascontiguousarray(data[:size].reshape(msg.height, msg.step)[:, :row]).ravel()
-        msg = dataclasses.replace(msg, data=data, step=row)
-    return msg, ""
+    return camera_frame(msg).bgr8(), stamp
 
 
 def image_message(

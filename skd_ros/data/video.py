@@ -27,6 +27,9 @@ import cv2
 import numpy as np
 
 from skd_ros.data.synthetic import CATEGORIES
+from skd_ros.images import MalformedImage
+from skd_ros.images.headers import JPEG_SOI, PNG_SIGNATURE, check_declared
+from skd_ros.images.messages import as_bgr8
 
 log = logging.getLogger(__name__)
 
@@ -104,19 +107,6 @@ def read_frame(path: Path) -> np.ndarray | None:
     return as_bgr8(image)
 
 
-def as_bgr8(image: np.ndarray) -> np.ndarray:
-    """Grey, BGRA or 16-bit images -> (H, W, 3) uint8 BGR."""
-    if image.dtype == np.uint16:
-        image = (image >> 8).astype(np.uint8)
-    elif image.dtype != np.uint8:
-        image = np.clip(image.astype(np.float32) * 255.0, 0, 255).astype(np.uint8)
-    if image.ndim == 2 or image.shape[2] == 1:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    if image.shape[2] == 4:
-        return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
-    return image
-
-
 def read_map(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
     """A ground-truth map as (H, W) float32 in [0, 1] at `shape`, or None when unreadable.
 
@@ -147,10 +137,13 @@ def read_fixations(path: Path, shape: tuple[int, int]) -> np.ndarray | None:
 
 
 def _imread(path: Path, flags: int) -> np.ndarray | None:
+    """Decode an image file; a JPEG or PNG is held to the camera frames' limits first."""
     try:
         data = np.fromfile(str(path), np.uint8)
+        if data[:8].tobytes().startswith((JPEG_SOI, PNG_SIGNATURE)):
+            check_declared(data.tobytes())
         image = cv2.imdecode(data, flags) if data.size else None
-    except (OSError, cv2.error) as error:
+    except (OSError, cv2.error, MalformedImage) as error:
         log.warning("skipping %s: cannot read it (%s)", path, error)
         return None
     if image is None or image.size == 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from skd_ros.visualize import overlay
+from skd_ros.visualize import drawing_scale, overlay
 
 BOX_COLOR = (255, 255, 255)  # BGR
 CENTROID_COLOR = (0, 255, 255)
@@ -16,10 +16,12 @@ def draw_regions(
 ) -> np.ndarray:
     """`image` (BGR, modified in place and returned) with each region's box, centroid, score.
 
-    `regions` is a `skd_ros.inference.peaks.REGION_DTYPE` array in the image's pixels.
+    `regions` is a `skd_ros.inference.peaks.REGION_DTYPE` array in the image's pixels. Text
+    and lines are sized by the image's short side, clamped (`visualize.drawing_scale`).
     """
-    thickness = thickness or max(1, round(image.shape[1] / 640))
-    scale = max(0.4, image.shape[1] / 1280)
+    scale = drawing_scale(image.shape)
+    thickness = thickness or max(1, round(2 * scale))
+    scale = max(0.4, scale)
     for rank, region in enumerate(regions):
         top_left = (round(float(region["x_min"])), round(float(region["y_min"])))
         bottom_right = (round(float(region["x_max"])) - 1, round(float(region["y_max"])) - 1)

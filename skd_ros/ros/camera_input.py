@@ -42,6 +42,9 @@ HELPER_SUFFIX = "_camera_input"
 # `close` wakes the loop at once; the timeout only bounds a wait that nothing wakes
 # (e.g. the context shut down under it). Idle wake-ups cost CPU: keep them rare.
 WAIT_NS = 1_000_000_000
+# how long `close` (so deactivate, cleanup, shutdown) waits for a callback still running: a
+# frame's conversion is bounded (`skd_ros.images.limits`), but can take seconds at 64 MP
+CLOSE_WAIT_S = 1.0
 RCLError = _rclpy.RCLError
 
 
@@ -139,11 +142,18 @@ class CameraInput:
             )
 
     def close(self) -> None:
-        """Stop receiving: no callback runs after this returns."""
+        """Stop receiving: no callback starts after this returns. One still running after
+        `CLOSE_WAIT_S` (a slow frame) is not waited for: it finishes on its own, and the
+        thread ends after it (it holds none of what is destroyed here)."""
         self._stop.set()
         with contextlib.suppress(RCLError, InvalidHandle):  # the context may be gone
             self._wake.trigger()
-        self._thread.join()  # woken now, or after WAIT_NS at the latest
+        self._thread.join(CLOSE_WAIT_S)  # woken now, unless a callback is still running
+        if self._thread.is_alive():
+            self._logger.warning(
+                f"camera input: a frame was still being converted after {CLOSE_WAIT_S} s; "
+                "not waiting for it"
+            )
         self._wake.destroy()
         self.node.destroy_subscription(self.subscription)
         self.node.destroy_node()

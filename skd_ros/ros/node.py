@@ -46,6 +46,7 @@ from rclpy.qos import (
 from sensor_msgs.msg import CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
+from skd_ros.images.messages import CameraFrame, MalformedImage, camera_frame
 from skd_ros.inference.draw import overlay_with_regions
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.pairing import FIRST_FRAME
@@ -60,7 +61,6 @@ from skd_ros.ros.environment import (
     shared_memory_warning,
     shm_profile_in_use,
 )
-from skd_ros.ros.image_codec import CameraFrame, MalformedImage, camera_frame
 from skd_ros.ros.latest import LatestSlot
 from skd_ros.ros.qos_overrides import (
     QosOverrideError,

@@ -22,11 +22,11 @@ from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import Image
 
 from skd_ros.cli_args import positive_float, positive_int
+from skd_ros.images.messages import camera_frame
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.peaks import find_regions
 from skd_ros.ros import messages
 from skd_ros.ros.environment import settle_runtime
-from skd_ros.ros.image_codec import camera_frame
 
 
 class PacedReference:

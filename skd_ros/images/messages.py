@@ -1,20 +1,23 @@
 """Camera messages -> model input (and BGR frames), checked first.
 
 Works on any object shaped like `sensor_msgs/msg/Image` or `CompressedImage`: rclpy's
-messages and rosbags' alike. `cv_bridge` is not used: for ROS 2 it is not installable from
-PyPI, and PyPI's `cv-bridge` is a broken ROS 1 port; `rosbags-image` converts the exotic
-encodings (YUV 4:2:2, NV12/21, Bayer) instead.
+messages and rosbags' alike, so the node and bag reading (training, evaluation, the demo)
+share it. `cv_bridge` is not used: for ROS 2 it is not installable from PyPI, and PyPI's
+`cv-bridge` is a broken ROS 1 port; `rosbags-image` converts the exotic encodings (YUV
+4:2:2, Bayer) instead, and NV12/21 are converted here (rosbags-image reads their Y plane only).
 
 Every message is checked before conversion, because the converters trust the header:
 rosbags-image returns an empty array for an empty image, and a short `data` or a small
-`step` would give garbage or a crash. A malformed message raises `MalformedImage` whose
-message names the cause; `MalformedImage.cause` is a short key for counting.
+`step` would give garbage or a crash; signed and floating-point encodings (depth,
+disparity) are not camera pixels. A compressed frame's header is checked against the limits
+of `skd_ros.images.limits` before it is decoded. A malformed message raises
+`MalformedImage` whose message names the cause; `MalformedImage.cause` is a short key.
 
 The model needs only a `side` x `side` reduction of the frame, so for the plain layouts
 (mono, RGB, BGR, with or without alpha, 8 or 16 bit) the frame is reduced straight from the
 message buffer (no copy, no full-resolution colour conversion) and the channels are fixed up
 at model resolution; R is linear, so this equals converting first. Other encodings are
-converted to BGR at full resolution by rosbags-image first.
+converted to BGR at full resolution first.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from skd_ros.images import MalformedImage
+from skd_ros.images.headers import JPEG_SOI, PNG_SIGNATURE, check_declared
 from skd_ros.preprocess import prepare_frame
 from skd_ros.reduction import reduce_resolution
 
@@ -47,22 +52,6 @@ PLAIN = {
 }
 NV_CODES = {"nv12": cv2.COLOR_YUV2BGR_NV12, "nv21": cv2.COLOR_YUV2BGR_NV21}
 YUV422 = {"yuv422", "uyvy", "yuv422_yuy2", "yuyv"}  # two pixels per 4-byte group
-JPEG_SOI, JPEG_EOI, JPEG_SOS = b"\xff\xd8", b"\xff\xd9", b"\xff\xda"
-# A compressed frame may declare at most this many pixels (8K UHD is 33 MP): a small PNG or
-# JPEG can claim gigapixels and exhaust memory when decoded (a "decompression bomb").
-MAX_COMPRESSED_PIXELS = 64_000_000
-JPEG_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
-PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-# after 0xFF: a fill byte (0xFF), or a marker without a length field (TEM, RST0-7)
-JPEG_FILL_OR_STANDALONE = {0xFF, 0x01, *range(0xD0, 0xD8)}
-
-
-class MalformedImage(ValueError):
-    """A message that cannot be a camera frame; `cause` is a short key for counting."""
-
-    def __init__(self, cause: str, detail: str) -> None:
-        super().__init__(f"{cause}: {detail}")
-        self.cause = cause
 
 
 @dataclass
@@ -156,10 +145,12 @@ def _pixel_layout(encoding: str) -> tuple[int, int]:
         _, _, typestr, channels = to_cvtype(encoding)
     except ImageFormatError:
         raise MalformedImage("unknown encoding", repr(encoding)) from None
-    if np.dtype(typestr).kind == "f":
+    kind = {"f": "floating-point values", "i": "signed integers"}.get(np.dtype(typestr).kind)
+    if kind is not None:
         raise MalformedImage(
             "unknown encoding",
-            f"{encoding!r} holds floating-point values (depth or data), not camera pixels",
+            f"{encoding!r} holds {kind} (depth, disparity or other data), not camera "
+            "pixels; send an unsigned encoding (mono8/16, bgr8, rgb8, ...)",
         )
     if encoding in NV_CODES:
         return 1, 1
@@ -248,12 +239,11 @@ def _unpadded(msg) -> _Unpadded:
 
 
 def decode_compressed(msg) -> np.ndarray:
-    """A CompressedImage's pixels as (H, W, 3) uint8 BGR; `MalformedImage` when corrupt."""
+    """A CompressedImage's pixels as (H, W, 3) uint8 BGR; `MalformedImage` when corrupt,
+    unsupported or over the limits (checked on the header, before decoding)."""
     data = bytes(msg.data) if not isinstance(msg.data, bytes | bytearray) else msg.data
     if len(data) == 0:
         raise MalformedImage("empty compressed data", f"format {msg.format!r}")
-    if data.startswith(JPEG_SOI) and _jpeg_truncated(data):
-        raise MalformedImage("corrupt compressed data", "JPEG without end marker (truncated)")
     claimed = str(msg.format).lower()
     if "compresseddepth" in claimed:
         raise MalformedImage(
@@ -271,63 +261,24 @@ def decode_compressed(msg) -> np.ndarray:
             "unsupported compressed format",
             f"format {msg.format!r}: this node decodes JPEG and PNG (image_transport 'compressed')",
         )
-    _check_declared_size(data)
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    check_declared(data)
+    try:
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except cv2.error as error:  # OpenCV's own limits (`limit_opencv_decoding`)
+        raise MalformedImage("corrupt compressed data", f"OpenCV refused it ({error})") from None
     if image is None or image.size == 0:
         raise MalformedImage("corrupt compressed data", f"format {msg.format!r} does not decode")
+    return as_bgr8(image)
+
+
+def as_bgr8(image: np.ndarray) -> np.ndarray:
+    """Grey, BGRA, 16-bit or float ([0, 1]) images -> (H, W, 3) uint8 BGR."""
     if image.dtype == np.uint16:
         image = (image >> 8).astype(np.uint8)
-    if image.ndim == 2:
+    elif image.dtype != np.uint8:
+        image = np.clip(image.astype(np.float32) * 255.0, 0, 255).astype(np.uint8)
+    if image.ndim == 2 or image.shape[2] == 1:
         return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
     if image.shape[2] == 4:
         return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR)
     return image
-
-
-def _jpeg_truncated(data: bytes) -> bool:
-    """True if the last scan has no end-of-image marker after it.
-
-    OpenCV decodes a cut-off JPEG into a partly grey frame without an error, so this is
-    checked first. The marker may be followed by padding (UVC cameras' MJPEG frames often
-    carry the rest of a fixed-size buffer), and an EXIF thumbnail's own end marker comes
-    before the main image's scans, so only an end marker after the last scan counts.
-    """
-    last_scan = data.rfind(JPEG_SOS)
-    return last_scan >= 0 and data.rfind(JPEG_EOI) < last_scan
-
-
-def declared_size(data: bytes) -> tuple[int, int] | None:
-    """(width, height) a PNG or JPEG header declares, read without decoding; None if absent."""
-    if data.startswith(PNG_SIGNATURE) and len(data) >= 24 and data[12:16] == b"IHDR":
-        return int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")
-    position = 2
-    while data.startswith(JPEG_SOI) and position + 9 <= len(data):
-        if data[position] != 0xFF:
-            return None
-        marker = data[position + 1]
-        if marker in JPEG_FILL_OR_STANDALONE:  # no length field follows
-            position += 1 if marker == 0xFF else 2
-            continue
-        if marker in JPEG_SOF:
-            height = int.from_bytes(data[position + 5 : position + 7], "big")
-            return int.from_bytes(data[position + 7 : position + 9], "big"), height
-        if marker == JPEG_SOS[1]:  # scan data before any frame header
-            return None
-        position += 2 + int.from_bytes(data[position + 2 : position + 4], "big")
-    return None
-
-
-def _check_declared_size(data: bytes) -> None:
-    """Refuse an image whose header is unreadable or declares too many pixels, before
-    OpenCV decodes it (a decompression bomb need not have a header this parser reads)."""
-    size = declared_size(data)
-    if size is None:
-        raise MalformedImage(
-            "corrupt compressed data", "no readable image size in the JPEG/PNG header"
-        )
-    if size[0] * size[1] > MAX_COMPRESSED_PIXELS:
-        raise MalformedImage(
-            "compressed image too large",
-            f"it declares {size[0]}x{size[1]} pixels, over the {MAX_COMPRESSED_PIXELS:,} "
-            "this node decodes (a corrupt header or a decompression bomb)",
-        )
