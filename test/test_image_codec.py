@@ -13,6 +13,7 @@ from skd_ros.ros.image_codec import MalformedImage, camera_frame, declared_size
 
 Image = pytest.importorskip("sensor_msgs.msg").Image
 CompressedImage = pytest.importorskip("sensor_msgs.msg").CompressedImage
+pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 
 SIDE = 32
 

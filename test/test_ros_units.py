@@ -30,6 +30,7 @@ from skd_ros.ros.stats import NodeStats, Throttle
 messages = pytest.importorskip("skd_ros.ros.messages")
 diagnostics = pytest.importorskip("skd_ros.ros.diagnostics")
 Header = pytest.importorskip("std_msgs.msg").Header
+pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 
 CONFIG = ROOT / "config" / "saliency.yaml"
 

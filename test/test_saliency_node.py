@@ -37,6 +37,7 @@ from skd_ros.ros.environment import (
 rclpy = pytest.importorskip("rclpy")
 probe_module = pytest.importorskip("skd_ros.ros.probe")
 sensor_msgs = pytest.importorskip("sensor_msgs.msg")
+pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 SaliencyProbe, bgr8_message, set_stamp = (
     probe_module.SaliencyProbe,
     probe_module.bgr8_message,
