@@ -6,8 +6,8 @@ Arguments: camera_topic, namespace, params_file (default: share/skd_ros/config/s
 model, backend, device and input_type (empty: as in params_file), node_name, use_sim_time. Several
 cameras are several includes of this file with their own namespace and camera_topic (README,
 "Several cameras"). For large images between processes, export
-FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> for the camera and this
-launch alike (README, "Transport").
+FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> (Kilted; on Humble and
+Jazzy FASTRTPS_DEFAULT_PROFILES_FILE) for the camera and this launch alike (README, "Transport").
 """
 
 import os

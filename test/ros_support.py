@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -19,11 +20,13 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
-from skd_ros.ros.environment import local_ros_env
+from skd_ros.ros.environment import SEGMENT_PREFIXES, local_ros_env
 
 ROOT = Path(__file__).resolve().parents[1]
 PACKAGED_MODEL = ROOT / "resource" / "models" / "sst_demo.json"
 _domains = itertools.count()
+# a participant's segment: fastdds_<16 hex digits> (Fast DDS 3), fastrtps_<...> (Fast DDS 2)
+SEGMENT = re.compile(f"({'|'.join(SEGMENT_PREFIXES.values())})[0-9a-f]{{16}}")
 
 
 def colcon_build(workspace: Path) -> Path:
@@ -71,7 +74,7 @@ class RosProcess:
     """A child process (`python -m <module> args`) with the local ROS environment, logged.
 
     `command` replaces the `python -m` form when given; `shared_memory=False` runs it on
-    Fast DDS's default transports.
+    Fast DDS's default transports; `env` replaces the local ROS environment.
     """
 
     def __init__(
@@ -82,13 +85,14 @@ class RosProcess:
         log: Path,
         command: list[str] | None = None,
         shared_memory: bool = True,
+        env: dict[str, str] | None = None,
     ) -> None:
         self.log_path = log
         self._log = open(log, "w")  # noqa: SIM115 (closed in stop)
         self.process = subprocess.Popen(
             command or [sys.executable, "-m", module, *args],
             cwd=ROOT,
-            env=local_ros_env(domain, shared_memory=shared_memory),
+            env=env or local_ros_env(domain, shared_memory=shared_memory),
             stdout=self._log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -135,8 +139,8 @@ def fastdds_segments(pid: int | str) -> set[str]:
         maps = Path(f"/proc/{pid}/maps").read_text()
     except OSError:  # the process is gone (or not ours to read)
         return set()
-    names = (line.rsplit("/", 1)[-1] for line in maps.splitlines() if "/fastdds_" in line)
-    return {name for name in names if len(name) == 24}  # fastdds_<16 hex>, not port files
+    names = {line.rsplit("/", 1)[-1] for line in maps.splitlines() if "/dev/shm/" in line}
+    return {name for name in names if SEGMENT.fullmatch(name)}  # not the port files
 
 
 def wait_until(predicate: Callable[[], bool], timeout_s: float, step_s: float = 0.02) -> bool:

@@ -13,6 +13,7 @@ from ros_support import model_for_tests
 
 pytest.importorskip("rclpy")
 pytest.importorskip("sensor_msgs.msg")
+pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 
 from skd_ros.bench.nodes import COLUMNS, format_table, several_nodes  # noqa: E402
 

@@ -5,9 +5,12 @@ import subprocess
 import sys
 
 import cv2
+import pytest
 from ros_support import ROOT
 
 from skd_ros.ros.environment import local_ros_env
+
+pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 
 
 def test_demo_replays_a_bag_into_the_node_and_writes_pictures_and_numbers(tmp_path):

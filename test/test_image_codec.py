@@ -18,6 +18,7 @@ from skd_ros.preprocess import prepare_frame
 
 Image = pytest.importorskip("sensor_msgs.msg").Image
 CompressedImage = pytest.importorskip("sensor_msgs.msg").CompressedImage
+pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 
 SIDE = 32
 

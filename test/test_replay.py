@@ -23,6 +23,7 @@ from skd_ros.ros.environment import SHARED_MEMORY
 
 pytest.importorskip("rclpy")
 messages = pytest.importorskip("skd_ros.ros.messages")
+pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 
 FRAMES = 12
 BAD_INDEX = 6  # the malformed message is the 7th of 13

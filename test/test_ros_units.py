@@ -1,23 +1,36 @@
 """The node's small parts in one process: parameters and config file, messages, health."""
 
+import json
 import re
+import subprocess
+import sys
 import threading
 import time
 
 import numpy as np
 import pytest
 import yaml
-from ros_support import ROOT
+from ros_support import ROOT, SEGMENT
 
 from skd_ros.inference.peaks import REGION_DTYPE, find_regions
 from skd_ros.ros import params
-from skd_ros.ros.environment import local_ros_env, shared_memory_warning, shm_profile_in_use
+from skd_ros.ros.environment import (
+    PROFILE_VARIABLES,
+    SEGMENT_PREFIXES,
+    fastdds_generation,
+    installed_fastdds_generation,
+    local_ros_env,
+    profile_variable_warning,
+    shared_memory_warning,
+    shm_profile_in_use,
+)
 from skd_ros.ros.latest import LatestSlot
 from skd_ros.ros.stats import NodeStats, Throttle
 
 messages = pytest.importorskip("skd_ros.ros.messages")
 diagnostics = pytest.importorskip("skd_ros.ros.diagnostics")
 Header = pytest.importorskip("std_msgs.msg").Header
+pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 
 CONFIG = ROOT / "config" / "saliency.yaml"
 
@@ -231,3 +244,78 @@ def test_short_shared_memory_is_named_with_its_fix(tmp_path):
     assert shared_memory_warning(path=tmp_path / "missing") is None  # no /dev/shm: no check
     assert shm_profile_in_use(local_ros_env(1)) and not shm_profile_in_use({})
     assert not shm_profile_in_use(local_ros_env(1, shared_memory=False))
+
+
+def test_the_profile_goes_in_the_variable_this_ros_reads():
+    """Fast DDS 2 (Humble, Jazzy) ignores FASTDDS_DEFAULT_PROFILES_FILE; Kilted's rmw reads
+    FASTRTPS_DEFAULT_PROFILES_FILE too, but warns in every process that it is deprecated."""
+    generation = installed_fastdds_generation()
+    assert generation in (2, 3)  # this environment's ROS wheels
+    env = local_ros_env(base={PROFILE_VARIABLES[5 - generation]: "/elsewhere/profile.xml"})
+    assert set(PROFILE_VARIABLES.values()) & set(env) == {PROFILE_VARIABLES[generation]}
+    assert shm_profile_in_use(env, generation)
+    jazzy_mistake = {PROFILE_VARIABLES[3]: env[PROFILE_VARIABLES[generation]]}
+    assert not shm_profile_in_use(jazzy_mistake, 2) and shm_profile_in_use(jazzy_mistake, 3)
+    warning = profile_variable_warning(jazzy_mistake, 2)
+    assert "reads only FASTRTPS_DEFAULT_PROFILES_FILE" in warning and "not in use" in warning
+    assert profile_variable_warning(jazzy_mistake, 3) is None
+    assert profile_variable_warning({PROFILE_VARIABLES[2]: "x.xml"}, 3) is None  # read, warned
+    assert profile_variable_warning({}, 2) is None
+    assert profile_variable_warning(env, generation) is None
+    assert not set(PROFILE_VARIABLES.values()) & set(local_ros_env(shared_memory=False))
+
+
+def test_fast_dds_generation_is_read_from_the_mapped_library(tmp_path):
+    maps = tmp_path / "maps"
+    for line, generation in (
+        ("7f00-7f10 r-xp 0 08:01 5 /opt/ros/jazzy/lib/libfastrtps.so.2.14.5", 2),
+        ("7f00-7f10 r-xp 0 08:01 5 /venv/lib/libfastdds.so.3.2.2", 3),
+        ("7f00-7f10 r-xp 0 08:01 5 /usr/lib/libc.so.6", None),
+    ):
+        maps.write_text(line + "\n")
+        assert fastdds_generation(maps) == generation
+    assert fastdds_generation(tmp_path / "missing") is None
+
+
+PROFILE_CHECK = """
+import json, os, rclpy
+from skd_ros.ros.environment import fastdds_generation
+rclpy.init()
+node = rclpy.create_node("profile_check")
+mapped = (line.strip() for line in open("/proc/self/maps"))
+names = {line.rsplit("/", 1)[-1] for line in mapped if "/dev/shm/" in line}
+sizes = {name: os.path.getsize("/dev/shm/" + name) for name in names}
+print(json.dumps({"generation": fastdds_generation(), "segments": sizes}))
+node.destroy_node()
+rclpy.shutdown()
+"""
+
+
+def _profile_check(env: dict[str, str]) -> tuple[int, dict[str, int]]:
+    result = subprocess.run(
+        [sys.executable, "-c", PROFILE_CHECK],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "deprecated" not in result.stderr, result.stderr  # Kilted, given Jazzy's variable
+    report = json.loads(result.stdout.splitlines()[-1])
+    segments = {name: size for name, size in report["segments"].items() if SEGMENT.fullmatch(name)}
+    return report["generation"], segments
+
+
+def test_the_local_environment_puts_this_ros_on_the_32_mb_profile():
+    """The environment set FASTDDS_DEFAULT_PROFILES_FILE only: on Jazzy (Fast DDS 2) the
+    profile was never loaded, and most 640x360 frames between processes were lost."""
+    generation, segments = _profile_check(local_ros_env())
+    assert generation == installed_fastdds_generation()  # found without loading it: the same
+    assert segments and all(name.startswith(SEGMENT_PREFIXES[generation]) for name in segments)
+    assert max(segments.values()) >= 32 << 20, segments  # the profile's segment_size
+    if generation == 2:  # the variable Kilted reads is ignored: Fast DDS's default 0.5 MB
+        without = local_ros_env()
+        without[PROFILE_VARIABLES[3]] = without.pop(PROFILE_VARIABLES[2])
+        _, segments = _profile_check(without)
+        assert max(segments.values()) < 32 << 20, segments

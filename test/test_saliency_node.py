@@ -28,11 +28,17 @@ from ros_support import (
 
 from skd_ros.data.bags import write_image_bag
 from skd_ros.data.synthetic import ClipSpec, generate_clip
-from skd_ros.ros.environment import SHARED_MEMORY
+from skd_ros.ros.environment import (
+    PROFILE_VARIABLES,
+    SHARED_MEMORY,
+    installed_fastdds_generation,
+    local_ros_env,
+)
 
 rclpy = pytest.importorskip("rclpy")
 probe_module = pytest.importorskip("skd_ros.ros.probe")
 sensor_msgs = pytest.importorskip("sensor_msgs.msg")
+pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 SaliencyProbe, bgr8_message, set_stamp = (
     probe_module.SaliencyProbe,
     probe_module.bgr8_message,
@@ -287,7 +293,8 @@ def test_compressed_input_after_reactivation_and_corrupt_or_hostile_jpeg_is_skip
 def test_silence_with_a_publisher_gives_a_qos_and_transport_hint(node, probe):
     # the probe's image publisher exists; the node has qos_hint_after_s = 1.0
     assert node.wait_for_output("although it has 1 publisher(s)", 6.0), node.output()
-    assert "FASTDDS_DEFAULT_PROFILES_FILE" in node.output()
+    # the variable this ROS's Fast DDS reads (Jazzy's ignores Kilted's FASTDDS_...)
+    assert f"{PROFILE_VARIABLES[installed_fastdds_generation()]}=<" in node.output()
     assert "QoS is compatible" in node.output()
 
 
@@ -535,6 +542,22 @@ def test_diagnostics_keep_coming_on_sim_time_without_a_clock(tmp_path, model_pat
             assert client.diagnostic_values(timeout_s=5.0, after=seen), "status stopped"
     finally:
         process.stop()
+
+
+def test_a_profile_named_only_in_kilteds_variable_is_said_at_configure(tmp_path, model_path):
+    """The README once gave FASTDDS_DEFAULT_PROFILES_FILE for every distro: Fast DDS 2 (Jazzy,
+    Humble) ignores it, and the node lost large frames without a word about why."""
+    domain = new_domain()
+    env = local_ros_env(domain)
+    generation = installed_fastdds_generation()
+    env[PROFILE_VARIABLES[3]] = env.pop(PROFILE_VARIABLES[generation])  # Kilted's name only
+    node = RosProcess("skd_ros.ros.node", node_args(model_path), domain, tmp_path / "log", env=env)
+    try:
+        assert node.wait_for_output("active:", START_TIMEOUT_S), node.output()
+    finally:
+        node.stop()
+    said = "reads only FASTRTPS_DEFAULT_PROFILES_FILE" in node.output()
+    assert said == (generation == 2), node.output()  # Kilted reads it: nothing to say
 
 
 def test_frames_lost_in_transport_are_said_with_the_fix(tmp_path, model_path):

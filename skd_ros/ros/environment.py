@@ -4,9 +4,10 @@ Tests, the demo, `replay` and `measure` start ROS processes. Each gets:
 
 * `ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST`: discovery stays on this machine;
 * a `ROS_DOMAIN_ID` of its own, so parallel runs do not see each other;
-* `FASTDDS_DEFAULT_PROFILES_FILE` pointing at `config/fastdds_shm.xml`: shared-memory
-  transport with 32 MB segments plus loopback UDP for discovery. Without it, most 720p frames
-  sent best-effort between processes are lost (README, "Transport").
+* `FASTDDS_DEFAULT_PROFILES_FILE` (Fast DDS 3: Kilted) or `FASTRTPS_DEFAULT_PROFILES_FILE`
+  (Fast DDS 2: Humble, Jazzy, which ignores the first) pointing at `config/fastdds_shm.xml`:
+  shared-memory transport with 32 MB segments plus loopback UDP for discovery. Without it,
+  most 720p frames sent best-effort between processes are lost (README, "Transport").
 
 `reuse_large_buffers()` is for the ROS processes themselves: see its docstring.
 
@@ -18,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import ctypes.util
 import gc
+import importlib.util
 import os
 import sys
 from pathlib import Path
@@ -29,6 +31,13 @@ SHARED_MEMORY = Path("/dev/shm")
 # what one process takes there under the profile: its 32 MB segment_size plus Fast DDS's
 # bookkeeping (33.5 MB), and a small port segment (0.5 MB)
 SEGMENT_BYTES_PER_PROCESS = 34 << 20
+# Per Fast DDS major version: the variable naming its profile file (Fast DDS 2 ignores
+# FASTDDS_..., Kilted's rmw_fastrtps still reads FASTRTPS_... but warns that it is deprecated),
+PROFILE_VARIABLES = {3: "FASTDDS_DEFAULT_PROFILES_FILE", 2: "FASTRTPS_DEFAULT_PROFILES_FILE"}
+# its shared-memory segments, /dev/shm/<prefix><16 hex digits> (and port files <prefix>port*),
+SEGMENT_PREFIXES = {3: "fastdds_", 2: "fastrtps_"}
+# and its library
+LIBRARIES = {3: "libfastdds.so", 2: "libfastrtps.so"}
 
 
 def fastdds_profile() -> Path:
@@ -40,10 +49,58 @@ def fastdds_profile() -> Path:
     return path
 
 
-def shm_profile_in_use(env: dict[str, str] | None = None) -> bool:
-    """Whether this process's Fast DDS runs on the packaged shared-memory profile."""
-    value = (os.environ if env is None else env).get("FASTDDS_DEFAULT_PROFILES_FILE", "")
-    return Path(value).name == PROFILE_NAME
+def fastdds_generation(maps: Path = Path("/proc/self/maps")) -> int | None:
+    """This process's Fast DDS major version (3: Kilted; 2: Humble, Jazzy) from the library it
+    has mapped; None before ROS has started in it (rclpy.init), or where /proc is missing."""
+    try:
+        mapped = maps.read_text()
+    except OSError:
+        return None
+    return next((major for major, name in LIBRARIES.items() if f"/{name}" in mapped), None)
+
+
+def installed_fastdds_generation(env: dict[str, str] | None = None) -> int | None:
+    """The Fast DDS major version that rclpy here would load, found without loading it: its
+    library in rclpy's install prefix (the PyPI wheels' venv, /opt/ros/<distro>), else in a
+    prefix of AMENT_PREFIX_PATH; None where none holds one."""
+    env = os.environ if env is None else env
+    folders = [Path(p) / "lib" for p in env.get("AMENT_PREFIX_PATH", "").split(os.pathsep) if p]
+    try:
+        spec = importlib.util.find_spec("rclpy")  # finds the package, does not import it
+    except (ImportError, ValueError):
+        spec = None
+    if spec is not None and spec.origin is not None:
+        parents = Path(spec.origin).parents  # <prefix>/lib/pythonX.Y/site-packages/rclpy/...
+        folders[:0] = [parents[3]] if len(parents) > 3 else []
+    for folder in folders:
+        for major, name in LIBRARIES.items():
+            if next(folder.glob(f"{name}*"), None) is not None:
+                return major
+    return None
+
+
+def shm_profile_in_use(env: dict[str, str] | None = None, generation: int | None = None) -> bool:
+    """Whether Fast DDS `generation` (None: any) runs on the packaged shared-memory profile."""
+    env = os.environ if env is None else env
+    names = [PROFILE_VARIABLES[2]] if generation == 2 else PROFILE_VARIABLES.values()
+    return any(Path(env.get(name, "")).name == PROFILE_NAME for name in names)
+
+
+def profile_variable_warning(
+    env: dict[str, str] | None = None, generation: int | None = None
+) -> str | None:
+    """Why the profile file that was set is not in use, or None: Fast DDS 2 (Humble, Jazzy)
+    reads FASTRTPS_DEFAULT_PROFILES_FILE only (`generation` None: this process's)."""
+    env = os.environ if env is None else env
+    generation = fastdds_generation() if generation is None else generation
+    kilted, older = PROFILE_VARIABLES[3], PROFILE_VARIABLES[2]
+    if generation != 2 or not env.get(kilted) or env.get(older):
+        return None
+    return (
+        f"{kilted} is set, but this ROS 2's Fast DDS 2 reads only {older}: the profile "
+        f"{env[kilted]} is not in use. On Humble and Jazzy export {older} instead, for every "
+        "process that exchanges images (README, 'Transport')"
+    )
 
 
 def shared_memory_warning(processes: int = 4, path: Path = SHARED_MEMORY) -> str | None:
@@ -85,10 +142,13 @@ def local_ros_env(
     env.pop("ROS_LOCALHOST_ONLY", None)  # deprecated; conflicts with the discovery range
     env["ROS_AUTOMATIC_DISCOVERY_RANGE"] = "LOCALHOST"
     env["ROS_DOMAIN_ID"] = str(domain_id() if domain is None else domain)
+    for name in PROFILE_VARIABLES.values():
+        env.pop(name, None)
     if shared_memory:
-        env["FASTDDS_DEFAULT_PROFILES_FILE"] = str(fastdds_profile())
-    else:
-        env.pop("FASTDDS_DEFAULT_PROFILES_FILE", None)
+        generation = installed_fastdds_generation(env)
+        for major, name in PROFILE_VARIABLES.items():  # unknown: both, one of them is read
+            if generation in (major, None):
+                env[name] = str(fastdds_profile())
     env.pop("FASTDDS_BUILTIN_TRANSPORTS", None)  # the profile decides the transports
     env.setdefault("RMW_IMPLEMENTATION", "rmw_fastrtps_cpp")
     env["PYTHONUNBUFFERED"] = "1"

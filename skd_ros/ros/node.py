@@ -55,6 +55,9 @@ from skd_ros.ros import messages, params
 from skd_ros.ros.camera_input import CameraInput
 from skd_ros.ros.diagnostics import PROCESSING_ERROR, diagnostic_array
 from skd_ros.ros.environment import (
+    PROFILE_VARIABLES,
+    fastdds_generation,
+    profile_variable_warning,
     release_runtime,
     reuse_large_buffers,
     settle_runtime,
@@ -94,12 +97,20 @@ OUTPUT_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.VOLATILE,
 )
-TRANSPORT_HINT = (
-    "so either the camera has not sent a frame yet, or its frames are being lost in transport "
-    "(large images over Fast DDS's default transports); for the latter, start the camera and "
-    "this node with "
-    "FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> (README, 'Transport')"
-)
+
+
+def transport_hint() -> str:
+    """The "no frames" hint, naming the profile variable this process's Fast DDS reads."""
+    variable = PROFILE_VARIABLES.get(
+        fastdds_generation(), f"{PROFILE_VARIABLES[3]} ({PROFILE_VARIABLES[2]} on Humble, Jazzy)"
+    )
+    return (
+        "so either the camera has not sent a frame yet, or its frames are being lost in "
+        "transport (large images over Fast DDS's default transports); for the latter, start "
+        f"the camera and this node with {variable}=<share/skd_ros/config/fastdds_shm.xml> "
+        "(README, 'Transport')"
+    )
+
 
 LOST_IN_TRANSPORT = "lost in transport"
 TRANSPORT_LOSS_HINT = (
@@ -244,8 +255,11 @@ class SaliencyNode(LifecycleNode):
             return TransitionCallbackReturn.FAILURE
         self._stream = SaliencyStream(engine, self.settings.max_gap_s)
         self.get_logger().info(f"loaded {engine} from {engine.description.path}")
-        if shm_profile_in_use() and (shortage := shared_memory_warning()) is not None:
+        generation = fastdds_generation()
+        if shm_profile_in_use(generation=generation) and (shortage := shared_memory_warning()):
             self.get_logger().warning(shortage)
+        if (unused := profile_variable_warning(generation=generation)) is not None:
+            self.get_logger().warning(unused)
         period = float(values["diagnostics.period_s"])
         # wall-clock timers: with use_sim_time, /clock stops when a bag ends (or before it
         # starts), and the node's status must not stop with it
@@ -603,7 +617,7 @@ def _compatibility(publishers, ours: QoSProfile, topic: str) -> str:
             "QoS INCOMPATIBLE: " + "; ".join(problems) + ". Override ours with --ros-args -p "
             f"qos_overrides.{topic}.subscription.reliability:=best_effort (or change the camera's)"
         )
-    return f"QoS is compatible, {TRANSPORT_HINT}"
+    return f"QoS is compatible, {transport_hint()}"
 
 
 def main(argv: list[str] | None = None) -> int:
