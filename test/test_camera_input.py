@@ -7,6 +7,8 @@ import numpy as np
 import pytest
 from ros_support import local_ros_environment, new_domain, wait_until
 
+pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
+
 rclpy = pytest.importorskip("rclpy")
 camera_input = pytest.importorskip("skd_ros.ros.camera_input")
 probe_module = pytest.importorskip("skd_ros.ros.probe")
