@@ -7,6 +7,7 @@ the managed (autostart: false) start use processes of their own.
 import array
 import shutil
 import signal
+import sys
 import threading
 import time
 
@@ -585,3 +586,29 @@ def test_frames_lost_in_transport_are_said_with_the_fix(tmp_path, model_path):
         node.stop()
     line = next(line for line in node.output().splitlines() if "lost in transport" in line)
     assert "/cam/image_raw" in line and "README 'Transport'" in line, line
+
+
+def test_run_time_parameters_apply_where_rclpy_has_no_post_set_callback(tmp_path, model_path):
+    # Humble's rclpy (< 3.7) has no add_post_set_parameters_callback; the node then takes
+    # accepted values into its settings from the check callback. Run the real node with that
+    # method removed from rclpy, as on Humble, and check a change reaches the outputs.
+    domain = new_domain()
+    start = (
+        "import sys, rclpy.node; del rclpy.node.Node.add_post_set_parameters_callback; "
+        "from skd_ros.ros.node import main; sys.exit(main(sys.argv))"
+    )
+    args = node_args(model_path)
+    command = [sys.executable, "-c", start, *args]
+    process = RosProcess("", args, domain, tmp_path / "log", command=command)
+    try:
+        assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
+        clip = list(generate_clip(ClipSpec(*TARGET_CLIP, 3, 320, 180)))
+        with local_ros_environment(domain), SaliencyProbe() as client:
+            assert client.wait_for_node(20.0), process.output()
+            (result,) = client.set_parameters({"output.resolution": "input"})
+            assert result.successful, result.reason
+            output = client.send(bgr8_message(clip[0].image, 5 * SECOND))
+            assert output is not None, process.output()
+            assert (output.saliency.width, output.saliency.height) == (320, 180)
+    finally:
+        process.stop()

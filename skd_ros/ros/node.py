@@ -171,7 +171,10 @@ class SaliencyNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._check_parameters)
         self._declare_parameters()
         self._declared = True
-        self.add_post_set_parameters_callback(self._apply_parameters)
+        # rclpy >= 3.7 (Iron) calls back once values are set; Humble's has only the check
+        self._post_set = hasattr(self, "add_post_set_parameters_callback")
+        if self._post_set:
+            self.add_post_set_parameters_callback(self._apply_parameters)
         self.settings = params.Settings.from_values(self._values())
         self._throttle = Throttle(self.settings.warn_throttle_s)
         if unknown := self._unknown_overrides(qos=False):
@@ -213,10 +216,17 @@ class SaliencyNode(LifecycleNode):
         reasons = [r for p in changes if (r := params.check(p.name, p.value)) is not None]
         for reason in reasons if self._declared else ():  # at start-up: StartupError says it
             self.get_logger().warning(f"parameter refused: {reason}")
+        if not reasons and self._declared and not self._post_set:
+            new = {p.name: p.value for p in changes if p.name in params.BY_NAME}
+            self._apply_parameters(changes, {**self._values(), **new})
         return SetParametersResult(successful=not reasons, reason="; ".join(reasons))
 
-    def _apply_parameters(self, changes: list[Parameter]) -> None:
-        self.settings = params.Settings.from_values(self._values())
+    def _apply_parameters(
+        self, changes: list[Parameter], values: dict[str, params.Value] | None = None
+    ) -> None:
+        """Take accepted changes into the settings; `values` are the new ones where rclpy
+        (Humble) calls back before it sets them."""
+        self.settings = params.Settings.from_values(values or self._values())
         self._throttle.period_s = self.settings.warn_throttle_s
         if self._stream is not None:
             self._stream.pairer.max_gap_s = self.settings.max_gap_s
