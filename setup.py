@@ -36,7 +36,7 @@ setup(
             "rosbags",
             "rosbags-image",
         ],
-        "runtime": ["onnxruntime", "rosbags", "rosbags-image"],
+        "runtime": ["onnxruntime", "onnx", "rosbags", "rosbags-image"],
         "test": ["pytest", "scipy", "ruff"],
     },
     zip_safe=True,

@@ -23,6 +23,7 @@ import tempfile
 import venv
 from pathlib import Path
 
+from skd_ros.atomic_write import write_text  # standard library only
 from skd_ros.ros.environment import shared_memory_warning  # standard library only too
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,7 +57,7 @@ def setup() -> Path:
         _pip(python, "install", "-q", "--upgrade", "pip")
         _pip(python, "install", "-q", "-r", str(LOCK))
         _pip(python, "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(ROOT))
-        stamp.write_text(wanted + "\n")
+        write_text(stamp, wanted + "\n")
     print(f"[setup] environment ready: {folder}", flush=True)
     return python
 
@@ -102,7 +103,7 @@ def lock() -> None:
         ).stdout
     header = "# Pinned by `python3 -m skd_ros.bootstrap lock` from config/requirements.in; "
     lines = [header + "do not edit by hand.", *pinned_lines(frozen)]
-    LOCK.write_text("\n".join(lines) + "\n")
+    write_text(LOCK, "\n".join(lines) + "\n")
     print(f"wrote {LOCK}")
 
 
