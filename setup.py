@@ -37,7 +37,7 @@ setup(
             "rosbags",
             "rosbags-image",
         ],
-        "runtime": ["onnxruntime", "rosbags", "rosbags-image"],
+        "runtime": ["onnxruntime", "onnx", "rosbags", "rosbags-image"],
         "test": ["pytest", "ruff"],
     },
     zip_safe=True,

@@ -27,6 +27,7 @@ import venv
 from dataclasses import dataclass
 from pathlib import Path
 
+from skd_ros.atomic_write import write_text  # standard library only
 from skd_ros.ros.environment import shared_memory_warning  # standard library only too
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,7 +84,7 @@ def setup(distro: Distro = DEFAULT) -> Path:
         _pip(python, "install", "-q", "--upgrade", "pip")
         _pip(python, "install", "-q", "-r", str(distro.lock))
         _pip(python, "install", "-q", "--no-deps", "--no-build-isolation", "-e", str(ROOT))
-        stamp.write_text(wanted + "\n")
+        write_text(stamp, wanted + "\n")
     print(f"[setup] environment ready: {folder} ({distro.name})", flush=True)
     return python
 
@@ -207,7 +208,7 @@ def lock(distro: Distro = DEFAULT) -> None:
         f"# Pinned by `python3 -m skd_ros.bootstrap lock{option}` from config/{distro.direct.name}"
     )
     lines = [header + "; do not edit by hand.", *pinned_lines(frozen)]
-    distro.lock.write_text("\n".join(lines) + "\n")
+    write_text(distro.lock, "\n".join(lines) + "\n")
     print(f"wrote {distro.lock}")
 
 

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from skd_ros import metrics
+from skd_ros.atomic_write import write_image
 from skd_ros.cli_args import positive_int
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.export import load_sst
@@ -106,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args.out.mkdir(parents=True, exist_ok=True)
     sheet_path = args.out / "contact_sheet.png"
-    cv2.imwrite(str(sheet_path), contact_sheet(samples))
+    write_image(sheet_path, contact_sheet(samples))
     print(f"\nwrote {sheet_path}")
     return 0
 

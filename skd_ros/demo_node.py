@@ -19,7 +19,6 @@ shared-memory Fast DDS profile of `config/fastdds_shm.xml`.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -30,6 +29,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from skd_ros.atomic_write import open_new, write_atomic, write_image, write_json
 from skd_ros.cli_args import positive_float, positive_int
 from skd_ros.data.synthetic import CATEGORIES, ClipSpec, generate_clip, video_name
 from skd_ros.inference.draw import overlay_with_regions
@@ -88,7 +88,7 @@ def run_node_and_replay(args: argparse.Namespace, bag: Path, record: Path) -> tu
     if args.model:
         command += ["-p", f"model:={args.model.resolve()}"]
     log_path = args.out / "node.log"
-    with open(log_path, "w") as log:
+    with open_new(log_path) as log:
         node = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             summary = replay(
@@ -171,13 +171,19 @@ def write_video(pictures: list[tuple], path: Path, fps: float = 30.0) -> Path | 
     if not pictures:
         return None
     height, width = pictures[0][1].shape[:2]
-    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
-    if not writer.isOpened():
+
+    def encode(temp: Path) -> None:
+        writer = cv2.VideoWriter(str(temp), cv2.VideoWriter_fourcc(*"mp4v"), fps, (width, height))
+        if not writer.isOpened():
+            raise OSError("this OpenCV build cannot write MP4")
+        for _, picture in pictures:
+            writer.write(picture)
+        writer.release()
+
+    try:
+        return write_atomic(path, encode)
+    except OSError:
         return None
-    for _, picture in pictures:
-        writer.write(picture)
-    writer.release()
-    return path
 
 
 def write_sheet(pictures: list[tuple], path: Path, rows: int = 4) -> Path | None:
@@ -185,8 +191,7 @@ def write_sheet(pictures: list[tuple], path: Path, rows: int = 4) -> Path | None
     if not pictures:
         return None
     picks = np.linspace(0, len(pictures) - 1, num=min(rows, len(pictures))).round().astype(int)
-    cv2.imwrite(str(path), contact_sheet([list(pictures[i]) for i in sorted(set(picks))], 480))
-    return path
+    return write_image(path, contact_sheet([list(pictures[i]) for i in sorted(set(picks))], 480))
 
 
 def node_status(outputs: dict[str, list]) -> dict[str, str]:
@@ -222,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
         "contact_sheet": str(sheet) if sheet else None,
         "wall_seconds": round(time.monotonic() - start, 1),
     }
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    write_json(args.out / "summary.json", summary, indent=2)
     print(format_summary(summary))
     if maps == 0:
         print("no map arrived; the node's log:\n" + log, file=sys.stderr)

@@ -9,10 +9,7 @@ from safetensors and the description from JSON.
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +18,7 @@ import numpy as np
 import torch
 from safetensors.torch import load_file, save_file
 
+from skd_ros.atomic_write import write_atomic, write_json
 from skd_ros.inference.model_files import checked_file, read_description
 from skd_ros.models import ModelConfig, Sst
 from skd_ros.package_files import sha256_of
@@ -82,8 +80,8 @@ def export_sst(
         directory / f"{name}.onnx", directory / f"{name}.safetensors", directory / f"{name}.json"
     )
     model = model.eval()
-    _atomic(paths.weights, lambda tmp: save_file(_contiguous_state(model), str(tmp)))
-    _atomic(paths.onnx, lambda tmp: _export_onnx(model, tmp))
+    write_atomic(paths.weights, lambda tmp: save_file(_contiguous_state(model), str(tmp)))
+    write_atomic(paths.onnx, lambda tmp: _export_onnx(model, tmp))
     error = onnx_parity_error(model, paths.onnx)
     if not error <= PARITY_TOLERANCE:  # NaN fails too
         raise ValueError(
@@ -103,8 +101,7 @@ def export_sst(
         "onnx_parity_max_abs_error": error,
         "info": info or {},
     }
-    text = json.dumps(metadata, indent=2, sort_keys=True)
-    _atomic(paths.metadata, lambda tmp: tmp.write_text(text + "\n"))
+    write_json(paths.metadata, metadata, indent=2, sort_keys=True)
     return paths
 
 
@@ -166,16 +163,3 @@ def _export_onnx(model: Sst, path: Path) -> None:
 
 def _contiguous_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().contiguous() for k, v in model.state_dict().items()}
-
-
-def _atomic(path: Path, write) -> None:
-    """Write through `write(tmp_path)` then rename over `path` (no half-written files)."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(Path(tmp))
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)

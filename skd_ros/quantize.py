@@ -16,13 +16,13 @@ in the JSON (README, "Performance").
 from __future__ import annotations
 
 import copy
-import json
 import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import numpy as np
 
+from skd_ros.atomic_write import write_atomic, write_json
 from skd_ros.inference.model_files import read_description
 from skd_ros.package_files import sha256_of
 
@@ -80,15 +80,24 @@ def quantize_onnx(source: Path, target: Path, pairs: Iterable[Pair], names: tupl
     return target
 
 
-def quantize_model(model_json: Path, pairs: list[Pair] | None = None, info: dict | None = None):
-    """INT8 copy of an exported model: writes `<stem>_int8.onnx/.json`, returns the JSON path."""
+def quantize_model(
+    model_json: Path,
+    pairs: list[Pair] | None = None,
+    info: dict | None = None,
+    out_dir: Path | None = None,
+) -> Path:
+    """INT8 copy of an exported model: writes `<stem>_int8.onnx/.json` into `out_dir` (default:
+    the model's folder), each atomically (a link at either name is replaced, not followed);
+    returns the JSON path. The fp32 ONNX file is checked like any model file first."""
     description = read_description(model_json)
     source = description.file("onnx")
     stem = description.path.stem
-    onnx_path = description.path.with_name(f"{stem}_int8.onnx")
+    folder = Path(out_dir) if out_dir is not None else description.path.parent
+    onnx_path = folder / f"{stem}_int8.onnx"
     if pairs is None:
         pairs = synthetic_calibration_pairs(description.resolution)
-    quantize_onnx(source, onnx_path, pairs, description.input_names)
+    names = description.input_names
+    write_atomic(onnx_path, lambda temp: quantize_onnx(source, temp, pairs, names))
     metadata = copy.deepcopy(description.metadata)
     weights = metadata["files"]["weights"]
     metadata["files"] = {
@@ -106,6 +115,4 @@ def quantize_model(model_json: Path, pairs: list[Pair] | None = None, info: dict
         "source": description.path.name,
         **(info or {}),
     }
-    target = description.path.with_name(f"{stem}_int8.json")
-    target.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-    return target
+    return write_json(folder / f"{stem}_int8.json", metadata, indent=2, sort_keys=True)

@@ -3,10 +3,13 @@
 import json
 
 import numpy as np
+import onnx
 import onnxruntime as ort
 import pytest
 import torch
+from ros_support import ROOT
 
+from skd_ros.atomic_write import append_line, write_image, write_json
 from skd_ros.export import (
     INPUT_NAMES,
     export_sst,
@@ -16,7 +19,11 @@ from skd_ros.export import (
     read_metadata,
 )
 from skd_ros.inference.model_files import ModelFileError
+from skd_ros.inference.onnx_graph import SST_OPERATORS
 from skd_ros.models import ModelConfig, Sst
+from skd_ros.quantize import quantize_model, synthetic_calibration_pairs
+
+MODELS = ROOT / "resource" / "models"
 
 
 @pytest.fixture(scope="module")
@@ -86,3 +93,46 @@ def test_foreign_or_broken_json_is_refused(tmp_path):
     (tmp_path / "c.json").write_text(json.dumps({"format": "skd_ros.sst", "format_version": 99}))
     with pytest.raises(ModelFileError, match="upgrade skd_ros"):
         read_metadata(tmp_path / "c.json")
+
+
+def test_the_operator_allow_list_is_what_our_exports_contain(exported, tmp_path):
+    """SST_OPERATORS: read from the packaged models and a fresh fp32 export and its INT8 copy."""
+    _, paths = exported
+    int8 = quantize_model(paths.metadata, synthetic_calibration_pairs(32, 8), out_dir=tmp_path)
+    files = [*MODELS.glob("*.onnx"), paths.onnx, tmp_path / read_metadata(int8)["files"]["onnx"]]
+    found = {(node.domain, node.op_type) for f in files for node in onnx.load(f).graph.node}
+    assert {domain for domain, _ in found} == {""}
+    assert {op for _, op in found} == SST_OPERATORS
+
+
+def test_every_writer_replaces_a_link_instead_of_writing_through_it(exported, tmp_path):
+    from skd_ros.demo_node import write_sheet
+    from skd_ros.training import distributed, loop, pipeline
+    from skd_ros.training.config import TrainConfig
+
+    elsewhere, out = tmp_path / "elsewhere", tmp_path / "out"
+    elsewhere.mkdir()
+    out.mkdir()
+    record = {"stage": "sst", "epoch": 1, "loss": 0.5, "frames_per_second": 10.0}
+    picture = np.zeros((8, 8, 3), np.uint8)
+    writes = {  # the project's own writers: export, run config, epoch log, demo sheet
+        ("sst.onnx", "sst.safetensors", "sst.json"): lambda: export_sst(exported[0], out, "sst"),
+        ("config.json",): lambda: pipeline._start_run(
+            TrainConfig(), out, False, distributed.Context()
+        ),
+        ("log.jsonl",): lambda: loop._log(out, record),
+        ("sheet.png",): lambda: write_sheet([(picture, picture)], out / "sheet.png"),
+        ("plain.json",): lambda: write_json(out / "plain.json", {"a": 1}),
+        ("plain.log",): lambda: append_line(out / "plain.log", "{}"),
+        ("plain.png",): lambda: write_image(out / "plain.png", picture),
+    }
+    for names, write in writes.items():
+        for name in names:
+            (elsewhere / name).write_text("keep")
+            (out / name).symlink_to(elsewhere / name)
+        write()
+        for name in names:
+            assert (elsewhere / name).read_text() == "keep", name
+            assert (out / name).is_file() and not (out / name).is_symlink(), name
+    assert (out / "plain.log").read_text() == "{}\n"  # not the linked file's content
+    assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left

@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import hostile_models as hostile
 import numpy as np
 import pytest
 from ros_support import ROOT, TARGET_CLIP, model_for_tests, on_target
@@ -73,7 +74,7 @@ def test_unloadable_onnx_with_a_matching_checksum_names_the_file(model_path, tmp
     metadata = json.loads(json_path.read_text())
     metadata["files"]["sha256"][onnx.name] = sha256_of(onnx)  # replaced along with its record
     json_path.write_text(json.dumps(metadata))
-    with pytest.raises(ModelFileError, match="not a loadable ONNX model") as error:
+    with pytest.raises(ModelFileError, match="not an ONNX model") as error:
         SaliencyEngine(json_path)
     assert str(json_path.with_suffix(".onnx")) in str(error.value)
 
@@ -89,9 +90,10 @@ def test_a_description_that_does_not_match_its_onnx_names_the_file(model_path, t
     metadata = json.loads(json_path.read_text())
     metadata["model"]["resolution"] = 32  # edited by hand: the ONNX model expects 64
     json_path.write_text(json.dumps(metadata))
-    with pytest.raises(ModelFileError, match="does not run") as error:
+    with pytest.raises(ModelFileError, match=r"needs float32 \[batch, 3, 32, 32\]") as error:
         SaliencyEngine(json_path)
-    assert str(json_path) in str(error.value) and "train export" in str(error.value)
+    assert str(json_path.with_suffix(".onnx")) in str(error.value)
+    assert "train export" in str(error.value)
 
 
 @pytest.mark.parametrize(
@@ -125,6 +127,102 @@ def test_broken_description_is_refused_with_the_reason(tmp_path, text, match):
     path.write_text(text)
     with pytest.raises(ModelFileError, match=match):
         read_description(path)
+
+
+@pytest.mark.parametrize(
+    ("build", "says"),
+    [
+        (hostile.big_constant, "operator 'ConstantOfShape'"),
+        (hostile.custom_operator, "operator 'com.example.Evil'"),
+        (hostile.huge_layer, "values per frame, more than"),
+        (hostile.free_input_size, r"needs float32 \[batch, 3, 64, 64\]"),
+        (lambda: hostile.external_weights("../outside.bin"), "in another file"),
+    ],
+)
+def test_a_graph_no_sst_export_can_be_is_refused_naming_the_file(tmp_path, build, says):
+    json_path = hostile.hostile_folder(tmp_path, build())
+    with pytest.raises(ModelFileError, match=says) as error:
+        SaliencyEngine(json_path)
+    assert str(json_path.with_suffix(".onnx")) in str(error.value)
+
+
+def test_a_model_that_would_hang_the_loader_is_refused_at_once(tmp_path):
+    loop = hostile.hostile_folder(tmp_path / "loop", hostile.endless_loop())
+    pagemap = hostile.write_model_folder(tmp_path / "pagemap", None)  # a link to an endless file
+    pagemap.with_suffix(".onnx").symlink_to("/proc/self/pagemap")
+    (tmp_path / "proc.json").symlink_to("/proc/self/pagemap")
+    code = f"""
+from skd_ros.inference.engine import SaliencyEngine
+from skd_ros.inference.model_files import ModelFileError
+for model in {[str(loop), str(pagemap), str(tmp_path / "proc.json")]!r}:
+    try:
+        SaliencyEngine(model)
+    except ModelFileError as error:
+        print("REFUSED", error)
+"""
+    result = subprocess.run(  # without the checks: a 10**12-step Loop, an endless read
+        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    lines = result.stdout.splitlines()
+    assert len(lines) == 3 and all(line.startswith("REFUSED") for line in lines), result
+    assert str(loop.with_suffix(".onnx")) in lines[0] and "operator 'Loop'" in lines[0]
+    assert str(pagemap.with_suffix(".onnx")) in lines[1] and "link out of" in lines[1]
+    assert "proc.json is /proc/" in lines[2] and "not a model file" in lines[2]
+
+
+def test_links_within_the_model_folder_are_followed(model_path, tmp_path):
+    real = tmp_path / "real"
+    real.mkdir()
+    json_path = _copy_model(model_path, real)
+    onnx = json_path.with_suffix(".onnx")
+    onnx.rename(real / "renamed.onnx")
+    onnx.symlink_to("renamed.onnx")  # a link to a file in the same folder
+    linked = tmp_path / "share"  # like a colcon --symlink-install share/ folder
+    linked.mkdir()
+    (linked / json_path.name).symlink_to(json_path)
+    assert SaliencyEngine(linked / json_path.name).description.file("onnx") == onnx
+
+
+@pytest.mark.parametrize(
+    ("edit", "says"),
+    [
+        (lambda m: m["model"].update(resolution=6000), r"resolution must be .* \[16, 512\]"),
+        (lambda m: m["model"].update(resolution=64.9), "got 64.9"),
+        (lambda m: m["model"].update(resolution=True), "got True"),
+        (lambda m: m["model"].update(stream_widths=[2000] * 6), r"integers in \[1, 512\]"),
+        (lambda m: m["model"].update(head_widths=[512] * 4, stream_widths=[512] * 6), "parameters"),
+        (lambda m: m["input"].update(names=["previous"] * 10**4), "two names"),
+    ],
+)
+def test_a_description_outside_what_an_sst_can_be_is_refused(model_path, tmp_path, edit, says):
+    json_path = _copy_model(model_path, tmp_path)
+    metadata = json.loads(json_path.read_text())
+    edit(metadata)
+    json_path.write_text(json.dumps(metadata))
+    for backend in ("onnxruntime", "torch"):  # torch: before a network is built
+        with pytest.raises(ModelFileError, match=says) as error:
+            SaliencyEngine(json_path, backend=backend)
+        assert str(json_path) in str(error.value) and len(str(error.value)) < 600
+
+
+def test_a_description_nested_deep_or_too_large_is_refused_naming_it(tmp_path):
+    nested = tmp_path / "nested.json"
+    nested.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ModelFileError, match="not a readable JSON") as error:
+        read_description(nested)
+    assert str(nested) in str(error.value)
+    large = tmp_path / "large.json"
+    large.write_text(json.dumps({"format": "skd_ros.sst", "pad": "x" * (2 << 20)}))
+    with pytest.raises(ModelFileError, match="larger than 1 MiB") as error:
+        read_description(large)
+    assert str(large) in str(error.value)
+
+
+def test_a_model_that_runs_too_long_at_load_is_stopped_and_refused(tmp_path):
+    json_path = hostile.hostile_folder(tmp_path, hostile.slow_chain())  # within every limit
+    with pytest.raises(ModelFileError, match="took longer than 0.01 s") as error:
+        SaliencyEngine(json_path, warm_up_limit_s=0.01)
+    assert str(json_path) in str(error.value)
 
 
 # ------------------------------------------------------------------ engine

@@ -2,13 +2,16 @@
 
 import json
 import shutil
+from pathlib import Path
 
+import hostile_models as hostile
 import numpy as np
 import pytest
 from ros_support import ROOT
 
 from skd_ros.inference.engine import SaliencyEngine
 from skd_ros.quantize import quantize_model, synthetic_calibration_pairs
+from skd_ros.training import cli
 
 MODELS = ROOT / "resource" / "models"
 
@@ -55,3 +58,51 @@ def test_packaged_int8_model_is_the_default_and_recorded_its_accuracy(pairs):
     assert record["nss_drop"] <= 0.01 and record["nss_int8"] > 3.0
     fp32 = _maps(SaliencyEngine(MODELS / "sst_demo.json"), pairs)
     assert np.corrcoef(_maps(engine, pairs).ravel(), fp32.ravel())[0, 1] > 0.98
+
+
+def test_quantize_replaces_links_at_its_outputs_instead_of_writing_through_them(tmp_path, pairs):
+    folder, elsewhere = tmp_path / "model", tmp_path / "elsewhere"
+    folder.mkdir()
+    elsewhere.mkdir()
+    for path in MODELS.glob("sst_demo.*"):
+        shutil.copy(path, folder)
+    for name in ("sst_demo_int8.onnx", "sst_demo_int8.json"):
+        (elsewhere / name).write_text("not ours to replace")
+        (folder / name).symlink_to(elsewhere / name)
+    int8_json = quantize_model(folder / "sst_demo.json", pairs[:8])
+    for name in ("sst_demo_int8.onnx", "sst_demo_int8.json"):
+        assert (elsewhere / name).read_text() == "not ours to replace"
+        assert not (folder / name).is_symlink()
+    SaliencyEngine(int8_json)
+
+
+def _bad_models(folder: Path) -> dict[str, Path]:
+    """Model folders the probe fed to `train quantize` and `train evaluate`."""
+    outside = folder / "outside.bin"
+    outside.write_bytes(bytes(12))
+    models = {
+        "not onnx": hostile.write_model_folder(folder / "data", b"\x00\x01 not an onnx model"),
+        "external data outside": hostile.hostile_folder(
+            folder / "external", hostile.external_weights("../outside.bin")
+        ),
+        "external data link": hostile.hostile_folder(
+            folder / "link", hostile.external_weights("weights.bin")
+        ),
+        "custom operator": hostile.hostile_folder(folder / "custom", hostile.custom_operator()),
+        "nested JSON": folder / "nested.json",
+    }
+    (folder / "link" / "weights.bin").symlink_to(outside)
+    models["nested JSON"].write_text("[" * 100_000)
+    return models
+
+
+@pytest.mark.parametrize("command", ["quantize", "evaluate"])
+def test_a_bad_model_is_one_line_naming_the_file(tmp_path, capsys, command):
+    for case, model in _bad_models(tmp_path).items():
+        settings = ["--set", f"cache_dir={tmp_path / 'cache'}", "--set", f"data.root={tmp_path}/d"]
+        code = cli.main([command, "--model", str(model), "--no-progress", *settings])
+        err = capsys.readouterr().err
+        assert code == 2, (case, err)
+        assert len(err.strip().splitlines()) == 1 and f"train {command}: error: " in err, case
+        named = model if case == "nested JSON" else model.with_suffix(".onnx")
+        assert str(named) in err, (case, err)

@@ -82,6 +82,19 @@ def test_bad_values_are_refused_with_a_reason(name, value, reason):
     assert reason in params.check(name, value)
 
 
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("output.encoding", "x" * 100_000),
+        ("peaks.threshold", "y" * 100_000),
+        ("threads", [1] * 10**5),
+    ],
+)
+def test_a_huge_refused_value_is_quoted_short(name, value):
+    reason = params.check(name, value)
+    assert reason is not None and len(reason) < 200, reason[:300]
+
+
 def test_good_values_and_foreign_parameters_pass():
     assert params.check("peaks.threshold", 0.3) is None
     assert params.check("peaks.threshold", 1) is None  # an int is a fine float value here

@@ -13,6 +13,7 @@ import time
 
 import cv2
 import hostile_images
+import hostile_models as hostile
 import numpy as np
 import pytest
 from ros_support import (
@@ -451,6 +452,19 @@ def test_corrupt_model_file_stops_start_up_naming_the_file(tmp_path, domain, mod
     json_path = tmp_path / model_path.name
     code, output = _start_up_result(node_args(json_path), domain, tmp_path)
     assert code == 1 and str(onnx) in output and "sha256" in output
+
+
+@pytest.mark.parametrize("case", ["big constant", "nested description"])
+def test_a_hostile_model_stops_start_up_naming_the_file(tmp_path, domain, case):
+    if case == "big constant":  # ONNX Runtime would fold it into a 2.7 GB tensor at load
+        json_path = hostile.hostile_folder(tmp_path / "model", hostile.big_constant(25_000))
+        named, says = json_path.with_suffix(".onnx"), "operator 'ConstantOfShape'"
+    else:
+        json_path = named = tmp_path / "nested.json"
+        json_path.write_text("[" * 100_000)
+        says = "not a readable JSON file"
+    code, output = _start_up_result(node_args(json_path), domain, tmp_path)
+    assert code == 1 and f"cannot load the model: {named}" in output and says in output, output
 
 
 def test_managed_start_and_qos_override_with_an_incompatible_camera(tmp_path, model_path):

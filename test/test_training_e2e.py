@@ -10,11 +10,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from safetensors.numpy import load_file
 
 from skd_ros.data.bags import write_image_bag
 from skd_ros.data.synthetic import ClipSpec, generate_clip, write_avs1k, write_frame_folders
-from skd_ros.export import export_sst
+from skd_ros.export import export_sst, load_sst
 from skd_ros.models import ModelConfig, Sst
 from skd_ros.training.loop import CHECKPOINT
 
@@ -106,6 +107,25 @@ def test_quantize_writes_an_int8_model_scored_beside_the_fp32_one(synthetic_run,
     assert record["nss_fp32"] == pytest.approx(nss_of(model.parent / "metrics.json"), abs=1e-3)
     assert abs(record["nss_drop"]) < 0.05, record  # the 1 % bar is checked on the demo weights
     assert f"NSS fp32 {record['nss_fp32']:.3f}, int8 {record['nss_int8']:.3f}" in result.stdout
+
+
+def test_an_int8_model_outside_the_bar_is_refused_unless_kept(synthetic_run, workdir, tmp_path):
+    sst = load_sst(synthetic_run / "model" / "sst.json")
+    with torch.no_grad():  # a feature channel of 10**4 the head ignores: fp32 maps unchanged,
+        sst.spatial.layer8[0].bias[0] = 1e4  # but uint8 activations of that tensor lose the rest
+        sst.head.layer9[0].weight[:, 0] = 0.0
+    model = export_sst(sst, tmp_path, "outlier").metadata
+    (tmp_path / "outlier_int8.json").write_text("an earlier INT8 model")
+    command = ["quantize", "--model", str(model), *tiny(workdir, "run")]
+    says = refused(*command, cwd=workdir)
+    assert "outside the 1 % bar" in says and "--keep-below-bar" in says, says
+    assert (tmp_path / "outlier_int8.json").read_text() == "an earlier INT8 model"
+    assert not (tmp_path / "outlier_int8.onnx").exists()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no scratch left
+    result = train(*command, "--keep-below-bar", cwd=workdir)
+    assert "OUTSIDE (kept: --keep-below-bar)" in result.stdout
+    record = json.loads((tmp_path / "outlier_int8.json").read_text())["quantization"]
+    assert record["within_bar"] is False and not record["nss_drop"] <= 0.01
 
 
 def test_export_publishes_the_run_with_its_provenance(synthetic_run, workdir, tmp_path):

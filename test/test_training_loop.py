@@ -93,6 +93,48 @@ def test_a_yaml_syntax_error_names_the_file(tmp_path):
         load_config(path)
 
 
+def _alias_bomb(levels: int) -> str:
+    """A config whose value nests `levels` anchors, ten references each (a billion laughs)."""
+    value = '&l0 "laugh"'
+    for level in range(1, levels + 1):
+        value = f"&l{level} [{value}, {', '.join([f'*l{level - 1}'] * 9)}]"
+    return f"data:\n  synthetic_videos: {value}\n"  # refused by validate, which quotes it
+
+
+def test_yaml_aliases_are_refused_before_anything_expands_them(tmp_path):
+    path = tmp_path / "bomb.yaml"
+    path.write_text(_alias_bomb(6))  # 10**6 leaves: its repr alone would be 9 MB
+    with pytest.raises(ValueError, match="alias") as error:
+        load_config(path)
+    assert str(path) in str(error.value) and len(str(error.value)) < 500
+    with pytest.raises(ValueError, match="alias") as error:
+        load_config(None, ["data.synthetic_size=[&side 640, *side]"])
+
+
+def test_a_huge_config_or_value_gives_a_short_message(tmp_path):
+    path = tmp_path / "huge.yaml"
+    path.write_text("# padding\n" * 200_000)
+    with pytest.raises(ValueError, match="larger than 1 MiB"):
+        load_config(path)
+    for override in ("data.source=" + "x" * 100_000, "data.synthetic_videos=" + "[" * 50_000):
+        with pytest.raises(ValueError) as error:
+            load_config(None, [override])
+        assert len(str(error.value)) < 500, str(error.value)[:1000]
+
+
+def test_frames_too_small_to_train_on_are_refused_naming_the_bag(tmp_path):
+    from skd_ros.data.bags import bag_videos, write_image_bag
+    from skd_ros.data.video import LayoutError
+    from skd_ros.teachers import build_teacher
+    from skd_ros.training.cache import build_cache
+
+    frames = [np.full((1, 1, 3), value, np.uint8) for value in (10, 200, 90)]
+    bag = write_image_bag(tmp_path / "tiny", frames)
+    with pytest.raises(LayoutError, match="is 1x1 pixels; frames must be at least 32x32") as error:
+        build_cache(bag_videos(bag), 32, [build_teacher("flow")], tmp_path / "cache", False)
+    assert str(bag) in str(error.value) and "/camera/image_raw" in str(error.value)
+
+
 def test_epoch_batches_are_a_seeded_permutation_split_across_processes():
     single = list(EpochBatches(50, 10, seed=3))
     assert sorted(i for b in single for i in b) == list(range(50))

@@ -11,11 +11,11 @@ the spread (half the range between the fastest and slowest run, in % of the medi
 from __future__ import annotations
 
 import argparse
-import json
 import tempfile
 import time
 from pathlib import Path
 
+from skd_ros.atomic_write import write_json, write_text
 from skd_ros.cli_args import positive_int
 
 SECTIONS = ("nodes", "speed", "peak", "payoff", "accuracy", "memory", "scaling", "gpu")
@@ -46,8 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     results["wall_seconds"] = round(time.monotonic() - started, 1)
     text = summary.markdown(results)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "bench.md").write_text(text + "\n")
-    (args.out / "bench.json").write_text(json.dumps(results, indent=2, default=str) + "\n")
+    write_text(args.out / "bench.md", text + "\n")
+    write_json(args.out / "bench.json", results, indent=2, default=str)
     print(text)
     print(f"\nwrote {args.out / 'bench.md'} and {args.out / 'bench.json'}")
     return 0

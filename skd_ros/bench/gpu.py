@@ -21,13 +21,13 @@ runs this section alone; without a CUDA device it says so and measures nothing.
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from skd_ros.atomic_write import write_json
 from skd_ros.bench.timing import Timing, time_call
 from skd_ros.cli_args import positive_int
 from skd_ros.inference.engine import capture_graph
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     results = {"skipped": reason} if reason else measure(args.repeats)
     print(gpu_text(results))
     if args.out:
-        args.out.write_text(json.dumps(results, indent=2) + "\n")
+        write_json(args.out, results, indent=2)
     return 0
 
 

@@ -39,6 +39,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from skd_ros.atomic_write import write_image
+
 CATEGORIES = ("Building", "Human", "Vehicle", "Others")
 SPLITS = ("trainSet", "validSet", "testSet")
 # zlib level 1, run-length strategy and the SUB filter: lossless, and fast on noisy frames
@@ -1247,8 +1249,7 @@ class _PngWriter:
 
 
 def _write_png(path: Path, image: np.ndarray) -> None:
-    if not cv2.imwrite(str(path), image, PNG_FAST):
-        raise OSError(f"could not write {path}")
+    write_image(path, image, PNG_FAST)
 
 
 def _to_u8(saliency: np.ndarray) -> np.ndarray:
@@ -1256,7 +1257,10 @@ def _to_u8(saliency: np.ndarray) -> np.ndarray:
 
 
 def _fresh_dir(path: Path) -> Path:
-    """Create `path`, removing PNGs left by an earlier run so counts always match."""
+    """Create `path`, removing PNGs left by an earlier run so counts always match (a link
+    at `path` is removed, not followed: nothing is deleted or written outside the set)."""
+    if path.is_symlink():
+        path.unlink()
     path.mkdir(parents=True, exist_ok=True)
     for old in path.glob("*.png"):
         old.unlink()

@@ -73,6 +73,33 @@ class Video(Protocol):
         ...
 
 
+# Smallest frame side to train on: the flow teacher's optical flow needs more than 8
+# pixels a side, and smaller frames carry no usable saliency at any model resolution.
+MIN_FRAME_SIDE = 32
+
+
+def check_frame_size(video: Video, sample: Sample) -> None:
+    """Refuse (LayoutError naming the file or bag topic) a frame too small to train on."""
+    height, width = sample.image.shape[:2]
+    if min(height, width) < MIN_FRAME_SIDE:
+        raise LayoutError(
+            f"{frame_location(video, sample.index)} is {width}x{height} pixels; frames must be "
+            f"at least {MIN_FRAME_SIDE}x{MIN_FRAME_SIDE} to train on or be scored (record at "
+            "the camera's resolution, or leave this video out)"
+        )
+
+
+def frame_location(video: object, index: int) -> str:
+    """Where frame `index` of `video` is: its file, or its bag, topic and position."""
+    frames = getattr(video, "frames", None)
+    if isinstance(frames, list) and 0 <= index < len(frames):
+        return f"frame {frames[index]}"
+    bag = getattr(video, "bag", None)
+    if bag is not None:
+        return f"frame {index} of topic {getattr(video, 'topic', '?')} in bag {bag}"
+    return f"frame {index} of video {getattr(video, 'name', '?')}"
+
+
 def natural_key(path: Path | str) -> list:
     """Sort key comparing digit runs as numbers: 'f2.png' < 'f10.png'."""
     name = Path(path).name

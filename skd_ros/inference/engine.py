@@ -12,17 +12,24 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 import warnings
 from collections.abc import Hashable
 from dataclasses import dataclass
 
 import numpy as np
 
-from skd_ros.inference.model_files import ModelDescription, ModelFileError, read_description
+from skd_ros.inference.model_files import (
+    FIX_HINT,
+    ModelDescription,
+    ModelFileError,
+    read_description,
+)
 from skd_ros.inference.pairing import FramePairer
 
 BACKENDS = ("onnxruntime", "torch")
 DEVICES = ("cpu", "cuda")
+WARM_UP_LIMIT_S = 30.0  # the demo model's first run takes milliseconds, a 512x512 one < 1 s
 
 
 class BackendError(RuntimeError):
@@ -42,6 +49,7 @@ class SaliencyEngine:
         backend: str = "onnxruntime",
         device: str = "cpu",
         threads: int = 1,
+        warm_up_limit_s: float = WARM_UP_LIMIT_S,
     ) -> None:
         if backend not in BACKENDS:
             raise BackendError(f"backend={backend!r}: choose one of {BACKENDS}")
@@ -56,7 +64,7 @@ class SaliencyEngine:
             self._runner = _OnnxRunner(self.description, device, threads)
         else:
             self._runner = _TorchRunner(self.description, device, threads)
-        self._warm_up()
+        self._warm_up(warm_up_limit_s)
 
     def predict(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         """Saliency map (side, side) float32 of `current`, given the frame before it."""
@@ -80,11 +88,18 @@ class SaliencyEngine:
             )
         return frame[None]
 
-    def _warm_up(self) -> None:
-        """Run once at load: a broken file fails here, not on the first camera frame."""
-        zeros = np.zeros((3, self.resolution, self.resolution), np.float32)
+    def _warm_up(self, limit_s: float) -> None:
+        """Run once at load: a broken file fails here, not on the first camera frame, and a
+        model that runs longer than `limit_s` is stopped (ONNX Runtime) and refused."""
+        zeros = np.zeros((1, 3, self.resolution, self.resolution), np.float32)
         try:
-            self.predict(zeros, zeros)
+            self._runner.run_within(zeros, zeros, limit_s)
+        except TimeoutError:
+            raise ModelFileError(
+                f"{self.description.path}: one run of the model took longer than {limit_s:g} s "
+                f"at load on {self.backend}/{self.device}, so it is not used; an Sst runs in "
+                "milliseconds: re-export it with `train export`"
+            ) from None
         except Exception as error:  # onnxruntime's own errors derive from Exception only
             raise ModelFileError(
                 f"{self.description.path}: the model does not run on {self.backend}/"
@@ -133,6 +148,31 @@ class _OnnxRunner:
         feeds = {self._names[0]: previous, self._names[1]: current}
         return self._session.run(self._output, feeds)[0]
 
+    def run_within(self, previous: np.ndarray, current: np.ndarray, limit_s: float) -> None:
+        """One run, terminated (TimeoutError) if it takes longer than `limit_s`."""
+        import onnxruntime as ort
+
+        options = ort.RunOptions()
+        expired = threading.Event()
+
+        def stop() -> None:
+            expired.set()
+            options.terminate = True
+
+        timer = threading.Timer(limit_s, stop)
+        timer.start()
+        feeds = {self._names[0]: previous, self._names[1]: current}
+        try:
+            self._session.run(self._output, feeds, options)
+        except Exception:
+            if expired.is_set():
+                raise TimeoutError from None
+            raise
+        finally:
+            timer.cancel()
+        if expired.is_set():
+            raise TimeoutError
+
 
 class _TorchRunner:
     def __init__(self, description: ModelDescription, device: str, threads: int) -> None:
@@ -152,13 +192,25 @@ class _TorchRunner:
                 f"(CUDA build: {torch.version.cuda or 'no, CPU-only'}); use device: cpu"
             )
         torch.set_num_threads(threads)
-        model = Sst(ModelConfig.from_dict(description.metadata["model"]))
+        try:  # the shape is within skd_ros.model_limits already (read_description)
+            shape = ModelConfig.from_dict(description.metadata["model"])
+        except (TypeError, ValueError) as error:
+            raise ModelFileError(f"{description.path}: {error}; {FIX_HINT}") from None
+        model = Sst(shape)
         model.load_state_dict(load_file(str(description.file("weights"))))
         self._torch, self._device = torch, torch.device(device)
         self._model = model.eval().to(self._device)
         self._graphed = None
         if device == "cuda":
             self._graphed = _graphed_or_none(self._model, description.resolution, self._device)
+
+    def run_within(self, previous: np.ndarray, current: np.ndarray, limit_s: float) -> None:
+        """One run; TimeoutError after it if it took longer than `limit_s` (torch cannot
+        stop a forward pass, but our network's size is bounded before it is built)."""
+        started = time.monotonic()
+        self(previous, current)
+        if time.monotonic() - started > limit_s:
+            raise TimeoutError
 
     def __call__(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         if self._graphed is not None and previous.shape[0] == 1:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from skd_ros.model_limits import check_shape
+
 PAPER_RESOLUTIONS = (32, 64, 128, 256)
 
 # The paper's ground-level variants change only the first two kernels (section IV-B).
@@ -28,21 +30,8 @@ class ModelConfig:
     head_widths: tuple[int, ...] = (32, 32, 16, 8)
 
     def __post_init__(self) -> None:
-        if self.resolution < 16 or self.resolution % 4:
-            raise ValueError(
-                f"resolution={self.resolution}: the input side must be a multiple of 4 "
-                f"(two 2x poolings and two 2x up-samplings) and at least 16; "
-                f"the paper uses {PAPER_RESOLUTIONS}"
-            )
-        if len(self.first_kernels) != 2 or any(k < 1 or k % 2 == 0 for k in self.first_kernels):
-            raise ValueError(
-                f"first_kernels={self.first_kernels}: need two odd kernel sizes, "
-                f"e.g. {KERNEL_VARIANTS}"
-            )
-        if len(self.stream_widths) != 6 or len(self.head_widths) != 4:
-            raise ValueError("stream_widths needs 6 entries and head_widths 4 (DESIGN.md §2)")
-        if any(w < 1 for w in (*self.stream_widths, *self.head_widths)):
-            raise ValueError("every width must be a positive channel count")
+        """Refuse a shape that is malformed or too large before any layer is built."""
+        check_shape(self.resolution, self.first_kernels, self.stream_widths, self.head_widths)
 
     @classmethod
     def variant(cls, name: str, resolution: int = 64) -> ModelConfig:

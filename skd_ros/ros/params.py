@@ -14,6 +14,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from skd_ros.quoting import shown
+
 Value = bool | int | float | str
 
 
@@ -166,12 +168,12 @@ def check(name: str, value: object) -> str | None:
         value = float(value)
     if type(value) is not kind:
         hint = " (write floats with a decimal point, e.g. 1.0)" if kind is float else ""
-        return f"{name} must be a {kind.__name__}, got {type(value).__name__} {value!r}{hint}"
+        return f"{name} must be a {kind.__name__}, got {type(value).__name__} {shown(value)}{hint}"
     if spec.choices is not None and value not in spec.choices:
-        return f"{name}={value!r} is not one of {list(spec.choices)}"
+        return f"{name}={shown(value)} is not one of {list(spec.choices)}"
     if spec.limits is not None and not spec.limits[0] <= value <= spec.limits[1]:
         low, high = spec.limits
-        return f"{name}={value!r} is outside [{low:g}, {high:g}]"
+        return f"{name}={shown(value)} is outside [{low:g}, {high:g}]"
     return None
 
 

@@ -20,9 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import os
 import time
-import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -30,6 +28,8 @@ import cv2
 import numpy as np
 import torch
 
+from skd_ros.atomic_write import write_atomic, write_json
+from skd_ros.data.video import check_frame_size
 from skd_ros.losses import normalized_l2
 from skd_ros.package_files import sha256_of
 from skd_ros.teachers.base import check_kind
@@ -113,6 +113,7 @@ class Stage0Data:
             last = last_row = last_shape = None  # the previous sample, resized; its row
             for sample in video.samples():
                 bar.update(1)
+                check_frame_size(video, sample)
                 small = net_input([sample.image], input_size)
                 if sample.index % stride == 0:
                     frames.append(small)
@@ -247,19 +248,6 @@ def _paths(path: Path) -> tuple[Path, Path]:
     return stem.with_suffix(".json"), stem.with_suffix(".safetensors")
 
 
-def _atomic_write(path: Path, write) -> None:
-    """Write through a temporary file in the same folder, then rename it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
-    try:
-        write(temp)
-        os.chmod(temp, 0o644)  # safetensors creates files readable by the owner only
-        os.replace(temp, path)
-    except BaseException:
-        temp.unlink(missing_ok=True)
-        raise
-
-
 def save_deep_teacher(
     model: DeepSaliencyNet, path: Path, kind: str, info: dict | None = None
 ) -> Path:
@@ -268,8 +256,9 @@ def save_deep_teacher(
 
     kind = check_kind(kind)
     json_path, weights_path = _paths(path)
+    json_path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
-    _atomic_write(weights_path, lambda temp: save_file(state, str(temp)))
+    write_atomic(weights_path, lambda temp: save_file(state, str(temp)))
     description = {
         "format": FORMAT,
         "version": FORMAT_VERSION,
@@ -283,8 +272,7 @@ def save_deep_teacher(
         "sha256": sha256_of(weights_path),
         "info": info or {},
     }
-    text = json.dumps(description, indent=2) + "\n"
-    _atomic_write(json_path, lambda temp: temp.write_text(text))
+    write_json(json_path, description, indent=2)
     return json_path
 
 

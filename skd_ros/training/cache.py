@@ -56,6 +56,8 @@ from pathlib import Path
 
 import numpy as np
 
+from skd_ros.atomic_write import write_atomic, write_json
+from skd_ros.data.video import check_frame_size
 from skd_ros.reduction import INTERMEDIATE_SIDE, reduce_resolution
 
 log = logging.getLogger(__name__)
@@ -241,6 +243,7 @@ class _Pass:
                     f"video {video.name} reads differently than when its cache entry was "
                     "built (a frame became unreadable?); delete the entry and rebuild"
                 )
+            check_frame_size(video, sample)
             image = sample.image
             previous = before if before is not None and before.shape == image.shape else image
             before = image
@@ -401,8 +404,8 @@ def _build_inputs(videos, resolution, teachers, entry: Path, key: str, progress,
         previous[1:] -= 1
         starts_of_videos = firsts[np.asarray(counts) > 0]  # a video left out has no rows
         previous[starts_of_videos] = starts_of_videos
-        np.save(temp / "video.npy", video_of_row)
-        np.save(temp / "previous.npy", previous)
+        write_atomic(temp / "video.npy", lambda path: np.save(path, video_of_row))
+        write_atomic(temp / "previous.npy", lambda path: np.save(path, previous))
         for teacher in teachers:
             _write_teacher_meta(teacher_dirs[teacher.name], teacher, work.cost(teacher.name))
         meta = {
@@ -418,7 +421,7 @@ def _build_inputs(videos, resolution, teachers, entry: Path, key: str, progress,
             ],
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
-        (temp / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+        write_json(temp / "meta.json", meta, indent=1)
         _publish(temp, entry)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
@@ -444,7 +447,7 @@ def _write_teacher_meta(folder: Path, teacher, cost: dict) -> None:
         "identity": str(getattr(teacher, "identity", "")),
         **cost,
     }
-    (folder / "meta.json").write_text(json.dumps(meta, indent=1) + "\n")
+    write_json(folder / "meta.json", meta, indent=1)
 
 
 def _build_teachers(videos, split: CachedSplit, teachers, entry: Path, key: str, progress, workers):

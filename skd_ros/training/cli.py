@@ -64,10 +64,17 @@ def build_parser() -> argparse.ArgumentParser:
         description="Write <model>_int8.onnx and <model>_int8.json next to an exported model "
         "(ONNX Runtime static quantization, calibrated on synthetic aerial frame pairs), then "
         "score both models on the config's evaluation split and record their NSS in the INT8 "
-        "JSON. --config / --set choose the evaluation data; nothing is written to `output`.",
+        "JSON. --config / --set choose the evaluation data; nothing is written to `output`. "
+        "An INT8 model whose NSS drops more than 1 % below the fp32 model's is not written "
+        "and the command exits non-zero, unless --keep-below-bar is given.",
     )
     _config_args(quantize)
     quantize.add_argument("--model", required=True, type=Path, help="exported model .json")
+    quantize.add_argument(
+        "--keep-below-bar",
+        action="store_true",
+        help="write the INT8 model (and exit 0) even when it misses the 1 %% NSS bar",
+    )
 
     report = commands.add_parser("report", help="reproduce one of the paper's experiments")
     report.add_argument(
@@ -161,7 +168,7 @@ def _dispatch(args: argparse.Namespace) -> int:
     elif args.command == "evaluate":
         pipeline.evaluate_model(config, args.model, args.split, progress=progress)
     elif args.command == "quantize":
-        pipeline.quantize(config, args.model, progress=progress)
+        pipeline.quantize(config, args.model, progress=progress, keep_below_bar=args.keep_below_bar)
     elif args.command == "report":
         reports.run_report(args.experiment, config, args.values, progress=progress)
     return 0

@@ -17,6 +17,9 @@ from typing import Any
 
 import yaml
 
+from skd_ros.quoting import cut, shown
+from skd_ros.yaml_files import parse_yaml, read_yaml
+
 # The built-in deep teachers' default working resolution (skd_ros.teachers.deep_nets).
 DEFAULT_DEEP_INPUT_SIZE = (768, 448)
 DATA_SOURCES = ("synthetic", "avs1k", "folders", "bag")
@@ -136,7 +139,7 @@ class TrainConfig:
         ]
         for ok, key, allowed in checks:
             if not ok:
-                raise ValueError(f"{key}={_get(self, key)!r} is invalid: expected {allowed}")
+                raise ValueError(f"{key}={shown(_get(self, key))} is invalid: expected {allowed}")
         if self.data.source in ("folders", "bag") and not self.data.eval_root:
             raise ValueError(  # checked now: the run scores its model only at the very end
                 f"data.source={self.data.source} needs data.eval_root: a separate labelled "
@@ -152,8 +155,8 @@ class TrainConfig:
             ModelConfig.variant(self.model.variant, self.model.resolution)
         except ValueError as error:
             raise ValueError(
-                f"model (resolution={self.model.resolution!r}, "
-                f"variant={self.model.variant!r}) is invalid: {error}"
+                f"model (resolution={shown(self.model.resolution)}, "
+                f"variant={shown(self.model.variant)}) is invalid: {error}"
             ) from None
 
     def to_dict(self) -> dict:
@@ -198,59 +201,58 @@ def load_config(path: Path | None = None, overrides: list[str] | None = None) ->
         path = Path(path)
         if not path.is_file():
             raise FileNotFoundError(f"training config {path} does not exist")
-        try:
-            data = yaml.safe_load(path.read_text()) or {}
-        except UnicodeDecodeError:
-            raise ValueError(f"{path} is not a text file: expected a YAML config") from None
-        except yaml.YAMLError as error:
-            raise ValueError(f"{path} is not valid YAML: {error}") from None
+        data = read_yaml(path, "YAML training config") or {}
         if not isinstance(data, dict):
             raise ValueError(f"{path}: expected a mapping of sections at the top level")
         _update(config, data, str(path))
     for item in overrides or []:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"override {item!r} is not of the form section.key=value")
+            raise ValueError(f"override {shown(item)} is not of the form section.key=value")
         key = key.strip()
         if _is_text(config, key):  # a path as typed: YAML would read 0755, 12:30 as numbers
             _set(config, key, value.strip())
             continue
         try:
-            parsed = yaml.safe_load(value)
+            parsed = parse_yaml(value)
         except yaml.YAMLError as error:
-            raise ValueError(f"override {item!r}: the value is not valid YAML ({error})") from None
+            raise ValueError(
+                f"override {shown(item)}: the value is not valid YAML ({error})"
+            ) from None
         _set(config, key, parsed)
     return config.validate()
 
 
 def _update(target: Any, data: dict, where: str) -> None:
     for key, value in data.items():
-        _set(target, key, value, where)
+        _set(target, str(key), value, where)
 
 
 def _set(target: Any, dotted: str, value: Any, where: str = "override", section: str = "") -> None:
     """Set `dotted` (relative to `target`, which is the config's `section`) to `value`."""
-    shown = f"{section}{dotted}"  # the key as written from the top, for messages
+    full_key = f"{section}{dotted}"  # the key as written from the top, for messages
     *parents, name = dotted.split(".")
     for part in parents:
-        target = _field(target, part, shown, where)
-    current = _field(target, name, shown, where)
+        target = _field(target, part, full_key, where)
+    current = _field(target, name, full_key, where)
     if dataclasses.is_dataclass(current):
         if not isinstance(value, dict):
-            raise ValueError(f"{where}: {shown} is a section; give it a mapping")
+            raise ValueError(f"{where}: {full_key} is a section; give it a mapping")
         for key, sub in value.items():
-            _set(current, str(key), sub, where, f"{shown}.")
+            _set(current, str(key), sub, where, f"{full_key}.")
         return
-    setattr(target, name, _coerce(current, value, shown, where))
+    setattr(target, name, _coerce(current, value, full_key, where))
 
 
 def _field(target: Any, name: str, dotted: str, where: str) -> Any:
     if not dataclasses.is_dataclass(target):
         section = dotted[: dotted.rindex("." + name)] if "." + name in dotted else dotted
-        raise ValueError(f"{where}: {section} is a value, not a section: it has no key {name!r}")
+        raise ValueError(
+            f"{where}: {cut(section)} is a value, not a section: it has no key {shown(name)}"
+        )
     names = {f.name for f in dataclasses.fields(target)}
     if name not in names:
-        raise ValueError(f"{where}: unknown key {dotted!r}; known here: {sorted(names)}")
+        raise ValueError(f"{where}: unknown key {shown(dotted)}; known here: {sorted(names)}")
     return getattr(target, name)
 
 
@@ -259,7 +261,7 @@ def _coerce(current: Any, value: Any, dotted: str, where: str) -> Any:
         return value
     if isinstance(value, bool):  # YAML's true/false are ints to Python: not a count
         raise ValueError(
-            f"{where}: {dotted}={value!r} should be {type(current).__name__} like {current!r}"
+            f"{where}: {dotted}={shown(value)} should be {type(current).__name__} like {current!r}"
         )
     if isinstance(current, float) and isinstance(value, int):
         return float(value)
@@ -272,7 +274,7 @@ def _coerce(current: Any, value: Any, dotted: str, where: str) -> Any:
         return value
     if not isinstance(value, type(current)):
         raise ValueError(
-            f"{where}: {dotted}={value!r} should be {type(current).__name__} like {current!r}"
+            f"{where}: {dotted}={shown(value)} should be {type(current).__name__} like {current!r}"
         )
     return value
 

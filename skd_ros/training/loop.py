@@ -12,6 +12,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from skd_ros.atomic_write import append_line
 from skd_ros.training import distributed
 from skd_ros.training.batches import EpochBatches, PairBatches, loader
 from skd_ros.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -163,8 +164,7 @@ def _to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
 
 def _log(stage_dir: Path, record: dict) -> None:
     stage_dir.mkdir(parents=True, exist_ok=True)
-    with open(stage_dir / LOG, "a") as log:
-        log.write(json.dumps(record) + "\n")
+    append_line(stage_dir / LOG, json.dumps(record))
     print(
         f"[{record['stage']}] epoch {record['epoch']}: loss {record['loss']:.5f}, "
         f"{record['frames_per_second']:.0f} frames/s",

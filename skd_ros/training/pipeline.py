@@ -9,6 +9,8 @@ exported Sst) and `metrics.json` / `metrics.md`. Every step that finished is reu
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,9 +18,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from skd_ros.atomic_write import write_json, write_text
 from skd_ros.export import export_sst
 from skd_ros.inference.engine import SaliencyEngine
+from skd_ros.inference.model_files import read_description
 from skd_ros.models import ModelConfig, SpatialStudent, Sst, TemporalStudent
+from skd_ros.quoting import shown
 from skd_ros.training import distributed, evaluate, sources
 from skd_ros.training.batches import PairBatches
 from skd_ros.training.cache import build_cache
@@ -109,7 +114,7 @@ def _start_run(config: TrainConfig, run_dir: Path, resume: bool, context) -> Non
                     f"({', '.join(changed)}); resume with the same settings, or start a new "
                     "run in another --output folder"
                 )
-        saved.write_text(json.dumps(config.to_dict(), indent=2) + "\n")
+        write_json(saved, config.to_dict(), indent=2)
     distributed.barrier(context)
 
 
@@ -124,7 +129,7 @@ def _recorded_config(saved: Path) -> dict:
         recorded = error
     if not isinstance(recorded, dict):
         raise ValueError(
-            f"{saved} is not the config a `train run` writes ({recorded!s:.100}); restore it, "
+            f"{saved} is not the config a `train run` writes ({shown(recorded)}); restore it, "
             "or start a new run in another --output folder"
         )
     return recorded
@@ -140,7 +145,7 @@ def _changed_keys(before: dict, now: dict, prefix: str = "") -> list[str]:
         if isinstance(old, dict) and isinstance(new, dict):
             changed += _changed_keys(old, new, f"{dotted}.")
         elif old != new:
-            changed.append(f"{dotted}: {old!r} -> {new!r}")
+            changed.append(f"{dotted}: {shown(old)} -> {shown(new)}")
     return changed
 
 
@@ -261,27 +266,35 @@ def evaluate_model(
     """Score an exported Sst, as the node runs it (ONNX Runtime), on the evaluation split.
 
     Prints the table and (`write`) saves it as metrics.json and metrics.md next to the model.
+    The model is loaded (and checked) before any data is read.
     """
+    engine = exported_engine(config, model_json)
     videos = sources.evaluation_videos(config, split)
     truth = eval_set(videos, config, progress)
-    summary = _score_exported(config, model_json, videos, truth, progress)
+    summary = _score_exported(config, engine, videos, truth, progress)
     table = _category_tables({Path(model_json).stem: summary})
     if write:
         out = Path(model_json).parent
-        (out / "metrics.json").write_text(json.dumps(summary, indent=2) + "\n")
-        (out / "metrics.md").write_text(table + "\n")
+        write_json(out / "metrics.json", summary, indent=2)
+        write_text(out / "metrics.md", table + "\n")
     print(table, flush=True)
     return summary
 
 
-def _score_exported(config: TrainConfig, model_json: Path, videos, truth, progress: bool) -> dict:
-    maps = exported_maps(config, model_json, videos, progress)
+def _score_exported(config: TrainConfig, engine, videos, truth, progress: bool) -> dict:
+    maps = exported_maps(config, engine, videos, progress)
     return evaluate.summarise(evaluate.score_frames(maps, truth), truth)
 
 
-def exported_maps(config: TrainConfig, model_json: Path, videos, progress: bool = True):
-    """Maps of an exported model, run as the node runs it, for every frame of `videos`."""
-    engine = SaliencyEngine(model_json, threads=config.threads or torch.get_num_threads())
+def exported_engine(config: TrainConfig, model_json: Path) -> SaliencyEngine:
+    """An exported model loaded as the node runs it (ONNX Runtime), with the run's threads."""
+    return SaliencyEngine(model_json, threads=config.threads or torch.get_num_threads())
+
+
+def exported_maps(config: TrainConfig, model: Path | SaliencyEngine, videos, progress: bool = True):
+    """Maps of an exported model (its JSON, or its loaded engine), run as the node runs it,
+    for every frame of `videos`."""
+    engine = model if isinstance(model, SaliencyEngine) else exported_engine(config, model)
     inputs = build_cache(videos, engine.resolution, [], Path(config.cache_dir), progress)
     return exported_predictions(engine, inputs)
 
@@ -297,30 +310,59 @@ def exported_predictions(engine: SaliencyEngine, cache, batch: int = 64) -> np.n
     return np.concatenate(maps)
 
 
-def quantize(config: TrainConfig, model_json: Path, progress: bool = True) -> Path:
+class AccuracyBarMissed(ValueError):
+    """The INT8 model loses more NSS than INT8_MAX_NSS_DROP allows; nothing was written."""
+
+
+def quantize(
+    config: TrainConfig, model_json: Path, progress: bool = True, keep_below_bar: bool = False
+) -> Path:
     """`train quantize`: INT8 copy of an exported model, scored beside the fp32 one.
 
-    Both NSS values and the relative drop are recorded in the INT8 model's JSON.
+    The INT8 files are made and scored in a scratch folder beside the model and moved into
+    place only when the NSS drop is within INT8_MAX_NSS_DROP (or `keep_below_bar`);
+    otherwise AccuracyBarMissed is raised and an earlier INT8 model stays as it was. Both
+    NSS values, the relative drop and the verdict are recorded in the INT8 model's JSON.
     """
     from skd_ros.quantize import quantize_model
 
-    int8_json = quantize_model(model_json)
-    videos = sources.evaluation_videos(config, None)
-    truth = eval_set(videos, config, progress)
-    scored = [_score_exported(config, m, videos, truth, progress) for m in (model_json, int8_json)]
-    print(_category_tables({"fp32": scored[0], "int8": scored[1]}), flush=True)
-    fp32, int8 = (summary["all"]["NSS"] for summary in scored)
-    drop = (fp32 - int8) / abs(fp32) if fp32 else 0.0
+    description = read_description(model_json)
+    folder = description.path.parent
+    fp32_engine = exported_engine(config, description.path)  # checked before any work
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".quantize-") as scratch:
+        int8_json = quantize_model(description.path, out_dir=Path(scratch))
+        engines = (fp32_engine, exported_engine(config, int8_json))
+        videos = sources.evaluation_videos(config, None)
+        truth = eval_set(videos, config, progress)
+        scored = [_score_exported(config, e, videos, truth, progress) for e in engines]
+        print(_category_tables({"fp32": scored[0], "int8": scored[1]}), flush=True)
+        fp32, int8 = (summary["all"]["NSS"] for summary in scored)
+        drop = (fp32 - int8) / abs(fp32) if fp32 else 0.0
+        within = drop <= INT8_MAX_NSS_DROP  # NaN (a flat INT8 map) is outside
+        scores = f"NSS fp32 {fp32:.3f}, int8 {int8:.3f} (drop {100 * drop:.2f} %"
+        bar = f"the {100 * INT8_MAX_NSS_DROP:.0f} % bar"
+        if not within and not keep_below_bar:
+            raise AccuracyBarMissed(
+                f"{scores}, outside {bar}): the INT8 model was not written (an earlier one in "
+                f"{folder} is unchanged); rerun with --keep-below-bar to keep it anyway"
+            )
+        record = {"nss_fp32": fp32, "nss_int8": int8, "nss_drop": drop, "within_bar": within}
+        target = _install_int8(int8_json, folder, record)
+    verdict = "within" if within else "OUTSIDE (kept: --keep-below-bar)"
+    print(f"wrote {target}: {scores}, {verdict} {bar})", flush=True)
+    return target
+
+
+def _install_int8(int8_json: Path, folder: Path, record: dict) -> Path:
+    """Record the scores in the scratch INT8 JSON, then move its ONNX file and it into
+    `folder` (renames: a link at either name is replaced, not written through)."""
     metadata = json.loads(int8_json.read_text())
-    metadata["quantization"].update({"nss_fp32": fp32, "nss_int8": int8, "nss_drop": drop})
-    int8_json.write_text(json.dumps(metadata, indent=2, sort_keys=True) + "\n")
-    verdict = "within" if drop <= INT8_MAX_NSS_DROP else "OUTSIDE"
-    print(
-        f"wrote {int8_json}: NSS fp32 {fp32:.3f}, int8 {int8:.3f} (drop {100 * drop:.2f} %, "
-        f"{verdict} the {100 * INT8_MAX_NSS_DROP:.0f} % bar)",
-        flush=True,
-    )
-    return int8_json
+    metadata["quantization"].update(record)
+    write_json(int8_json, metadata, indent=2, sort_keys=True)
+    onnx_name = metadata["files"]["onnx"]
+    os.replace(int8_json.parent / onnx_name, folder / onnx_name)
+    os.replace(int8_json, folder / int8_json.name)
+    return folder / int8_json.name
 
 
 def eval_set(videos, config: TrainConfig, progress: bool = True) -> evaluate.EvalSet:

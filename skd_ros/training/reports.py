@@ -14,12 +14,12 @@ Training runs live in sub-folders and are resumed, not redone, when a report is 
 from __future__ import annotations
 
 import copy
-import json
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from skd_ros.atomic_write import write_atomic, write_json, write_text
 from skd_ros.models import Sst
 from skd_ros.training import distributed, evaluate, pipeline, sources
 from skd_ros.training.batches import PairBatches
@@ -46,9 +46,9 @@ def run_report(name: str, config, values: str | None = None, progress: bool = Tr
         "mu-sweep": _mu_sweep,
     }[name]
     rows = experiment(config, out, parsed, progress)
-    (out / "report.json").write_text(json.dumps(rows, indent=2) + "\n")
+    write_json(out / "report.json", rows, indent=2)
     text = f"# {name}\n\n" + pipeline._category_tables(rows)
-    (out / "report.md").write_text(text + "\n")
+    write_text(out / "report.md", text + "\n")
     print(text, flush=True)
     return rows
 
@@ -172,6 +172,6 @@ def _plot_mu(mus, nss, path: Path) -> None:
     ax.set_title("mu sweep (paper Fig. 8)")
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    fig.savefig(path)
+    write_atomic(path, fig.savefig)
     plt.close(fig)
     print(f"wrote {path}", flush=True)

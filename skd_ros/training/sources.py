@@ -6,6 +6,8 @@ import json
 import shutil
 from pathlib import Path
 
+from skd_ros.atomic_write import write_json
+from skd_ros.quoting import shown
 from skd_ros.training.config import TrainConfig
 
 UNLABELLED_NOTICE = (
@@ -85,7 +87,7 @@ def write_synthetic(root: Path, videos: list[int], frames: int, size: list[int],
     if recorded == settings:
         return dataset
     if isinstance(recorded, dict):  # ours: marked unfinished first, in case we are cut short
-        stamp.write_text(json.dumps({**recorded, "complete": False}) + "\n")
+        write_json(stamp, {**recorded, "complete": False})
         _delete_videos(dataset, recorded, stamp)
     elif dataset.exists():
         raise ValueError(
@@ -94,9 +96,9 @@ def write_synthetic(root: Path, videos: list[int], frames: int, size: list[int],
             "synthetic set a folder of its own (if it is an unfinished synthetic set, delete it)"
         )
     root.mkdir(parents=True, exist_ok=True)
-    stamp.write_text(json.dumps({**settings, "complete": False}) + "\n")
+    write_json(stamp, {**settings, "complete": False})
     path = write_avs1k(root, _splits(settings))
-    stamp.write_text(json.dumps(settings) + "\n")
+    write_json(stamp, settings)
     print(f"synthetic aerial dataset: {sum(videos)} videos of {frames} frames in {path}")
     return path
 
@@ -124,7 +126,7 @@ def _delete_videos(dataset: Path, recorded: dict, stamp: Path) -> None:
         splits = _splits(recorded)
     except (KeyError, TypeError, ValueError):
         raise ValueError(
-            f"{stamp} does not record generator settings ({recorded!s:.100}); delete "
+            f"{stamp} does not record generator settings ({shown(recorded)}); delete "
             f"{dataset} and {stamp} to write the synthetic set anew"
         ) from None
     for split, specs in splits.items():
