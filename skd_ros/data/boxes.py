@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from skd_ros.atomic_write import write_text
 from skd_ros.data.video import LayoutError
 
 FORMATS = ("auto", "single", "mot")
@@ -173,5 +174,5 @@ def write_mot(path: Path | str, frames: list[np.ndarray]) -> int:
     for index, boxes in enumerate(frames, 1):
         for x, y, w, h in np.asarray(boxes).reshape(-1, 4):
             lines.append(f"{index},-1,{x:g},{y:g},{w:g},{h:g},1,-1,-1,-1")
-    Path(path).write_text("".join(f"{line}\n" for line in lines))
+    write_text(path, "".join(f"{line}\n" for line in lines))
     return len(lines)

@@ -12,10 +12,10 @@ background_boxes`) to a file of your choice outside the skd_ros checkout.
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
+from skd_ros.atomic_write import write_json, write_text
 from skd_ros.cli_args import non_negative_int, positive_int
 
 COMMANDS = ("footage", "background-boxes")
@@ -142,8 +142,8 @@ def _score(models, baselines, sequences, args, output: Path | None) -> int:
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
         report = {"every": args.every, "iou": args.iou, "map_side": side, "clips": results}
-        (output / "footage.json").write_text(json.dumps(report, indent=2) + "\n")
-        (output / "footage.md").write_text(table + "\n")
+        write_json(output / "footage.json", report, indent=2)
+        write_text(output / "footage.md", table + "\n")
         print(f"wrote {output / 'footage.md'} and {output / 'footage.json'}")
     return 0
 
