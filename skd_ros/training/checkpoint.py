@@ -4,19 +4,19 @@ A checkpoint holds the model and optimiser state dicts, the finished epoch and t
 history (one record per finished epoch: the lines of the stage's log.jsonl, which is
 rewritten from it, so the two always agree). It is written to a temporary file and renamed,
 so a run killed mid-write keeps the previous checkpoint (and leaves a `.checkpoint.pt.*.tmp`
-that `remove_stale_temporaries` deletes on resume). It is read with
+that `skd_ros.atomic_files.remove_stale_temporaries` deletes on resume). It is read with
 `torch.load(weights_only=True)`, which accepts tensors and plain containers only, never
 arbitrary objects.
 """
 
 from __future__ import annotations
 
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+
+from skd_ros.atomic_files import atomic_write
 
 
 @dataclass
@@ -38,28 +38,6 @@ def save_checkpoint(path: Path, state: Checkpoint) -> None:
         "history": state.history,
     }
     atomic_write(Path(path), lambda tmp: torch.save(payload, tmp))
-
-
-def atomic_write(path: Path, write) -> None:
-    """Make `path` with `write(temporary path)` and a rename: a kill leaves the old file or
-    the new one, never half of one (and at worst a `.<name>.*.tmp` beside it)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-
-
-def remove_stale_temporaries(path: Path) -> list[Path]:
-    """Delete the temporary files a killed `atomic_write` of `path` left; returns them."""
-    stale = sorted(Path(path).parent.glob(f".{Path(path).name}.*.tmp"))
-    for tmp in stale:
-        tmp.unlink(missing_ok=True)
-    return stale
 
 
 def load_checkpoint(path: Path) -> Checkpoint:

@@ -12,15 +12,10 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
+from skd_ros.atomic_files import atomic_write, remove_stale_temporaries
 from skd_ros.training import distributed
 from skd_ros.training.batches import EpochBatches, PairBatches, loader
-from skd_ros.training.checkpoint import (
-    Checkpoint,
-    atomic_write,
-    load_checkpoint,
-    remove_stale_temporaries,
-    save_checkpoint,
-)
+from skd_ros.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 
 LossFn = Callable[[torch.nn.Module, dict[str, torch.Tensor]], torch.Tensor]
 CHECKPOINT = "checkpoint.pt"
