@@ -247,6 +247,49 @@ def test_deactivate_stops_processing_and_frees_the_cpu_then_activate_resumes(
     assert probe.send(bgr8_message(clip[7].image, stamps())) is not None
 
 
+LIFECYCLE_REQUESTS = 40
+
+
+def test_many_lifecycle_requests_at_once_are_all_answered(node, probe):
+    """A burst of requests from many callers (rcl's lifecycle services kept the last 10 and
+    dropped the others: their callers waited for ever); transitions are still published."""
+    from lifecycle_msgs.msg import TransitionEvent
+    from lifecycle_msgs.srv import GetAvailableStates, GetState
+    from rclpy.qos import HistoryPolicy, QoSProfile
+
+    kinds = [(GetState, "get_state"), (GetAvailableStates, "get_available_states")]
+    deep = QoSProfile(history=HistoryPolicy.KEEP_ALL)  # every caller keeps all the answers
+    clients = [
+        probe.node.create_client(kind, f"/cam/saliency/{name}", qos_profile=deep)
+        for number in range(LIFECYCLE_REQUESTS)
+        for kind, name in [kinds[number % 2]]
+    ]
+    events = []
+    watch = probe.node.create_subscription(
+        TransitionEvent, "/cam/saliency/transition_event", events.append, 10
+    )
+    try:
+        for client in clients:  # one call each first: the node has matched every client
+            assert client.wait_for_service(timeout_sec=10.0)
+            assert wait_until(client.call_async(client.srv_type.Request()).done, 10.0)
+        futures = [client.call_async(client.srv_type.Request()) for client in clients]
+        assert wait_until(lambda: all(f.done() for f in futures), 20.0), (
+            f"{sum(not f.done() for f in futures)} of {len(futures)} requests never answered"
+        )
+        states = [f.result().current_state.label for f in futures[::2]]
+        assert states == ["active"] * (LIFECYCLE_REQUESTS // 2)
+        assert all(len(f.result().available_states) >= 10 for f in futures[1::2])
+        assert probe.change_state("deactivate") and probe.change_state("activate")
+        steps = ["active", "deactivating", "inactive", "activating", "active"]
+        expected = list(zip(steps, steps[1:], strict=False))
+        assert wait_until(lambda: len(events) >= 4, 5.0)
+        assert [(e.start_state.label, e.goal_state.label) for e in events] == expected
+    finally:
+        probe.node.destroy_subscription(watch)
+        for client in clients:
+            probe.node.destroy_client(client)
+
+
 def test_compressed_input_after_reactivation_and_corrupt_jpeg_is_skipped(node, probe, clip, stamps):
     (result,) = probe.set_parameters({"input_type": "compressed"})
     assert result.successful

@@ -62,6 +62,7 @@ from skd_ros.ros.environment import (
 )
 from skd_ros.ros.image_codec import CameraFrame, MalformedImage, camera_frame
 from skd_ros.ros.latest import LatestSlot
+from skd_ros.ros.lifecycle_services import serve_lifecycle
 from skd_ros.ros.qos_overrides import (
     QosOverrideError,
     explained,
@@ -139,7 +140,8 @@ class SaliencyNode(LifecycleNode):
     """Lifecycle node: `saliency`, `saliency/peaks`, `saliency/peak`, markers, overlay, status."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(NODE_NAME, **kwargs)
+        super().__init__(NODE_NAME, enable_communication_interface=False, **kwargs)
+        serve_lifecycle(self)  # rcl's lifecycle services dropped requests beyond ten
         self.stats = NodeStats()
         self._slot: LatestSlot[ReceivedFrame] = LatestSlot()
         self._stop = threading.Event()
