@@ -319,8 +319,30 @@ def test_compressed_input_after_reactivation_and_corrupt_jpeg_is_skipped(node, p
 def test_silence_with_a_publisher_gives_a_qos_and_transport_hint(node, probe):
     # the probe's image publisher exists; the node has qos_hint_after_s = 1.0
     assert node.wait_for_output("although it has 1 publisher(s)", 6.0), node.output()
-    assert "FASTDDS_DEFAULT_PROFILES_FILE" in node.output()
-    assert "QoS is compatible" in node.output()
+    line = next(x for x in node.output().splitlines() if "although it has 1 publisher" in x)
+    assert "QoS is compatible" in line
+    # already on the shared-memory profile: the hint must not send the user to it
+    assert "shared-memory profile" in line and "FASTDDS_DEFAULT_PROFILES_FILE" not in line
+
+
+def test_unreadable_messages_are_malformed_not_lost_in_transport(node, probe, clip, stamps):
+    """A truncated serialized Image reaches the node but cannot be deserialized; an empty
+    one never does, the middleware reports it lost. On the shared-memory profile both are
+    malformed messages (counted, said), not frames lost in transport."""
+    from rclpy.serialization import serialize_message
+
+    before = probe.diagnostic_values(timeout_s=5.0)
+    raw = serialize_message(bgr8_message(clip[3].image, stamps()))
+    probe.image_publisher.publish(raw[: len(raw) // 2])
+    assert node.wait_for_output("cannot be read as the subscribed type", 5.0), node.output()
+    probe.image_publisher.publish(b"")
+    assert probe.send(bgr8_message(clip[4].image, stamps())) is not None
+    after = probe.diagnostic_values(timeout_s=5.0, after=len(probe.diagnostics))
+    assert int(after.get("rejected: unreadable message", 0)) >= 1, after
+    assert int(after.get("rejected: undelivered message", 0)) >= 1, after
+    assert node.wait_for_output("an empty or malformed serialized message", 5.0)
+    assert after["frames lost in transport"] == before["frames lost in transport"], after
+    assert node.alive()
 
 
 def test_outputs_are_volatile_so_a_late_subscriber_gets_no_stale_map(probe):
