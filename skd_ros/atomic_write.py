@@ -42,6 +42,15 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     return path
 
 
+def remove_stale_temporaries(path: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files a killed `write_atomic` of `path` left beside it."""
+    path = Path(path)
+    stale = sorted(path.parent.glob(f".{path.name}.*.tmp{path.suffix}"))
+    for temp in stale:
+        temp.unlink(missing_ok=True)
+    return stale
+
+
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     """Write `data` to `path` atomically (see the module docstring)."""
     return write_atomic(path, lambda temp: temp.write_bytes(data))

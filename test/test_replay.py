@@ -3,8 +3,13 @@ message in the middle) is played by `replay` in one process into the saliency no
 and the node's outputs are recorded into a new bag and checked."""
 
 import dataclasses
+import re
+import resource
+import shutil
 import signal
+import sys
 
+import numpy as np
 import pytest
 from ros_support import (
     TARGET_CLIP,
@@ -17,8 +22,10 @@ from ros_support import (
     wait_until,
 )
 
-from skd_ros.data.bags import image_message, write_image_bag
+from skd_ros.data.bag_repair import reindex
+from skd_ros.data.bags import bag_videos, image_message, write_image_bag
 from skd_ros.data.synthetic import ClipSpec, generate_clip
+from skd_ros.data.video import LayoutError
 from skd_ros.ros.environment import SHARED_MEMORY
 
 pytest.importorskip("rclpy")
@@ -167,6 +174,121 @@ def test_replay_refuses_odd_pacing_and_unreadable_bags_in_one_line(domain, clip,
     code, output = run_replay([str(bag), "--wait", "1"], domain, tmp_path / "l")
     assert code == 1 and "cannot be read as a rosbag2 bag" in output, output
     assert "Traceback" not in output, output
+
+
+def saved_messages(bag, scratch) -> int:
+    """Messages a recording in progress has on disk so far: what `reindex` finds in a copy."""
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        shutil.copytree(bag, scratch)
+        return reindex(scratch).message_count
+    except (OSError, ValueError):  # caught mid-write: not yet
+        return 0
+
+
+def read_both_ways(bag, topic):
+    """(messages rosbags reads, frames skd_ros's bag reader yields) of `topic` in `bag`."""
+    outputs = read_outputs(bag)
+    (video,) = bag_videos(bag, topic=topic)
+    return outputs, sum(1 for _ in video.samples())
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_killed_recording_is_readable_after_reindex(node, domain, clip, tmp_path, storage):
+    """SIGKILL mid-recording: no metadata.yaml (and, for MCAP, no footer); `replay --reindex`
+    makes it readable by rosbags and by skd_ros.data.bags, with every map saved before."""
+    bag = write_bag(tmp_path / "input", clip, storage)
+    out = tmp_path / "outputs"
+    args = [str(bag), "--publish-as", "/cam/image_raw", "--rate", "0.05", "--wait", "20"]
+    args += ["--record", str(out), "--storage", storage, "--record-topics", "saliency"]
+    replay = RosProcess(
+        "skd_ros.ros.replay", [*args, "--ros-args", "-r", "__ns:=/cam"], domain, tmp_path / "log"
+    )
+    try:  # 13 frames over 8 s: killed while recording, once 3 maps are on disk
+        assert wait_until(lambda: saved_messages(out, tmp_path / "copy") >= 3, 40.0, 0.2), (
+            replay.output()
+        )
+        replay.process.send_signal(signal.SIGKILL)
+        assert replay.wait(10.0) == -signal.SIGKILL
+    finally:
+        replay.stop()
+    assert not (out / "metadata.yaml").exists()
+    with pytest.raises(LayoutError, match=f"replay --reindex {out}"):
+        bag_videos(out)
+    code, output = run_replay(["--reindex", str(out)], domain, tmp_path / "reindex.log")
+    assert code == 0, output
+    outputs, frames = read_both_ways(out, "/cam/saliency")
+    maps = outputs["/cam/saliency"]
+    assert 3 <= len(maps) < 13 and frames == len(maps), output
+    assert f"/cam/saliency: {len(maps)} messages" in output
+    assert {stamp(m) for m in maps} <= set(_stamps())
+    assert node.alive(), node.output()
+
+
+def test_reindex_reads_an_mcap_file_cut_anywhere_and_refuses_a_foreign_folder(tmp_path):
+    """Cut at any byte (a kill mid-write), an MCAP file keeps every chunk before the cut."""
+    frames = np.random.default_rng(2).integers(0, 256, (12, 240, 320, 3), np.uint8)
+    whole = write_image_bag(tmp_path / "whole", list(frames), storage="mcap")
+    (data,) = whole.glob("*.mcap")
+    content = data.read_bytes()
+    kept = []
+    for cut in range(0, len(content), 97_001):
+        bag = tmp_path / f"cut{cut}"
+        bag.mkdir()
+        (bag / f"cut{cut}.mcap").write_bytes(content[:cut])
+        result = reindex(bag)
+        outputs, frames_read = read_both_ways(bag, BAG_TOPIC) if result.message_count else ({}, 0)
+        assert frames_read == result.message_count == len(outputs.get(BAG_TOPIC, []))
+        kept.append(result.message_count)
+    assert kept == sorted(kept) and 0 < kept[-1] < 12, kept
+    assert reindex(whole).message_count == 12 and read_both_ways(whole, BAG_TOPIC)[1] == 12
+    (whole / "other.db3").write_bytes(b"")
+    with pytest.raises(ValueError, match="both .db3 and .mcap"):
+        reindex(whole)
+
+
+FILE_SIZE_LIMIT = 3_000_000
+IGNORE_SIGXFSZ = (
+    "import runpy, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
+    "sys.argv = ['replay', *sys.argv[1:]]; runpy.run_module('skd_ros.ros.replay', "
+    "run_name='__main__')"
+)
+
+
+@pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
+def test_a_full_disk_stops_the_recording_at_once_and_keeps_it_readable(
+    node, domain, tmp_path, storage
+):
+    """Writes fail with EFBIG past a file size limit (RLIMIT_FSIZE, set once the replay's
+    shared-memory segment exists): replay stops at the first failed write, names the path,
+    the count and the error, and leaves the bag readable with what it saved."""
+    frames = np.random.default_rng(1).integers(0, 256, (50, 180, 320, 3), np.uint8)
+    bag = write_image_bag(tmp_path / "input", list(frames), storage=storage, fps=10.0)
+    out = tmp_path / "outputs"
+    args = [str(bag), "--publish-as", "/cam/image_raw", "--rate", "1.0", "--wait", "20"]
+    args += ["--record", str(out), "--storage", storage, "--record-topics", "image_raw"]
+    args += ["saliency", "--ros-args", "-r", "__ns:=/cam"]
+    command = [sys.executable, "-c", IGNORE_SIGXFSZ, *args]
+    replay = RosProcess("", [], domain, tmp_path / "log", command=command)
+    try:  # 50 frames of 173 kB, 5 s: the limit is reached after about 17
+        assert wait_until(lambda: fastdds_segments(replay.process.pid), 20.0), replay.output()
+        limit = (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT)
+        resource.prlimit(replay.process.pid, resource.RLIMIT_FSIZE, limit)
+        code = replay.wait(60.0)
+    finally:
+        replay.stop()
+    output = replay.output()
+    assert code == 1 and "Traceback" not in output, output
+    said = re.search(r"writing (\S+) failed after (\d+) .*keeps, readable, the (\d+) ", output)
+    assert said and said.group(1) == str(out), output
+    assert f"file size limit (ulimit -f): {FILE_SIZE_LIMIT} bytes" in output
+    assert ("File too large" if storage == "mcap" else "(SQLITE_") in output, output
+    sent = int(re.search(r"replay stopped after (\d+) frame", output).group(1))
+    assert sent < 40, output  # stopped at the failure, not at the end of the bag
+    outputs, frames_read = read_both_ways(out, "/cam/image_raw")
+    kept = sum(len(messages) for messages in outputs.values())
+    assert kept == int(said.group(3)) and kept >= 3, output
+    assert frames_read == len(outputs["/cam/image_raw"])
 
 
 def test_sigterm_while_waiting_cleans_up_like_ctrl_c(clip, tmp_path):

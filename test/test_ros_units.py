@@ -181,6 +181,9 @@ def test_stats_count_rates_latency_drops_rejections():
     assert values["frames dropped"] == "1"
     calm = diagnostics.diagnostic_array(Header().stamp, "n", snapshot, snapshot, "active")
     assert calm.status[0].level == calm.status[0].OK
+    stats.messages_lost(2)  # the middleware's loss is not the node's slowness
+    _, message = diagnostics.status_level(stats.snapshot(1_000_000_000), snapshot, "active")
+    assert message == "2 frame(s) lost in transport"
 
 
 def test_frames_failing_in_processing_are_an_error_not_a_malformed_input():
@@ -197,6 +200,21 @@ def test_frames_failing_in_processing_are_an_error_not_a_malformed_input():
     level, message = diagnostics.status_level(after, before, "active")  # only the new one
     assert level == diagnostics.DiagnosticStatus.WARN
     assert message == "1 malformed frame(s) rejected"
+
+
+def test_a_silence_while_a_thread_is_on_one_frame_is_said_to_be_the_nodes():
+    stats = NodeStats()
+    assert stats.longest_busy() is None and diagnostics.stall_hint(None) is None
+    with stats.busy("receiving thread", "checking and reducing a 640x360 bgr8 frame"):
+        with stats.busy("worker", "a 7680x4320 bgr8 frame (Sst, peaks, outputs)"):
+            later = time.monotonic_ns() + 3_000_000_000
+            role, seconds, what = stats.longest_busy(later)
+            assert role == "receiving thread" and seconds >= 3.0 and "640x360" in what
+        assert diagnostics.stall_hint(stats.longest_busy()) is None  # a moment is no stall
+        hint = diagnostics.stall_hint(stats.longest_busy(later))
+    assert "busy, not starved" in hint and "receiving thread has spent 3." in hint
+    assert "QoS and transport are not the cause" in hint
+    assert stats.longest_busy() is None
 
 
 def test_throttle_passes_the_first_then_counts_the_suppressed():

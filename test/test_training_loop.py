@@ -1,5 +1,6 @@
 """The training machinery: config, epoch batches, checkpoints and resume, on real networks."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -10,7 +11,7 @@ from skd_ros.models import ModelConfig, Sst
 from skd_ros.teachers.deep_nets import DEFAULT_INPUT_SIZE
 from skd_ros.training import distributed
 from skd_ros.training.batches import EpochBatches, PairBatches
-from skd_ros.training.checkpoint import load_checkpoint
+from skd_ros.training.checkpoint import load_checkpoint, save_checkpoint
 from skd_ros.training.config import TrainConfig, load_config
 from skd_ros.training.loop import CHECKPOINT, LOG, LoopSettings
 from skd_ros.training.stages import fused_target, train_sst, train_student
@@ -201,6 +202,77 @@ def test_resume_continues_to_the_same_weights(tmp_path, capsys):
     for key, value in straight.state_dict().items():
         assert torch.allclose(resumed.state_dict()[key], value, atol=1e-6), key
     assert len((tmp_path / "b" / LOG).read_text().splitlines()) == 3
+
+
+KILLED_TRAINING = """
+import os, signal, sys
+from pathlib import Path
+sys.path.insert(0, {test_dir!r})
+from test_training_loop import CPU, blob_data, settings
+from skd_ros.models import ModelConfig
+from skd_ros.training.batches import PairBatches
+from skd_ros.training.stages import train_student
+
+stage, when, epoch = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
+real_replace, saves = os.replace, []
+
+def replace(source, target):  # SIGKILL around the rename of epoch `epoch`'s checkpoint
+    killing = Path(target).name == "checkpoint.pt" and len(saves) + 1 == epoch
+    saves.extend([target] if Path(target).name == "checkpoint.pt" else [])
+    if killing and when == "before":
+        os.kill(os.getpid(), signal.SIGKILL)
+    real_replace(source, target)
+    if killing and when == "after":
+        os.kill(os.getpid(), signal.SIGKILL)
+
+os.replace = replace
+frames, previous, targets = blob_data()
+data = PairBatches(frames, previous, targets, teacher=targets)
+train_student("spatial", ModelConfig(resolution=32), data, 0.5, settings(3), stage, CPU)
+"""
+
+
+@pytest.mark.parametrize(("when", "saved"), [("after", 2), ("before", 1)])
+def test_a_kill_around_the_checkpoint_rename_leaves_log_and_checkpoint_agreeing(
+    tmp_path, when, saved
+):
+    """SIGKILL right after epoch 2's checkpoint rename (before its log line) or right before
+    it (a temporary file left): resume gives log.jsonl epochs 1, 2, 3 and no stale file."""
+    import subprocess
+    import sys
+
+    script = KILLED_TRAINING.format(test_dir=str(ROOT / "test"))
+    stage = tmp_path / "stage"
+    child = [sys.executable, "-c", script, str(stage), when, "2"]
+    killed = subprocess.run(child, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert killed.returncode == -9, killed.stderr
+    assert load_checkpoint(stage / CHECKPOINT).epoch == saved
+    frames, previous, targets = blob_data()
+    data = PairBatches(frames, previous, targets, teacher=targets)
+    config = ModelConfig(resolution=32)
+    train_student("spatial", config, data, 0.5, settings(3, resume=True), stage, CPU)
+    logged = [json.loads(line) for line in (stage / LOG).read_text().splitlines()]
+    assert [record["epoch"] for record in logged] == [1, 2, 3]
+    assert logged == load_checkpoint(stage / CHECKPOINT).history
+    assert sorted(p.name for p in stage.iterdir()) == [CHECKPOINT, LOG]
+
+
+def test_a_checkpoint_claiming_more_epochs_than_configured_is_refused(tmp_path):
+    frames, previous, targets = blob_data()
+    data = PairBatches(frames, previous, targets, teacher=targets)
+    config = ModelConfig(resolution=32)
+    train_student("spatial", config, data, 0.5, settings(1), tmp_path, CPU)
+    state = load_checkpoint(tmp_path / CHECKPOINT)
+    state.epoch = 1_000_000  # the history says 1: not a checkpoint this code wrote
+    save_checkpoint(tmp_path / CHECKPOINT, state)
+    with pytest.raises(ValueError, match=f"checkpoint {tmp_path / CHECKPOINT} has a malformed"):
+        train_student("spatial", config, data, 0.5, settings(3, resume=True), tmp_path, CPU)
+    state.epoch = 5
+    state.history = [dict(state.history[0], epoch=n) for n in range(1, 6)]
+    save_checkpoint(tmp_path / CHECKPOINT, state)
+    with pytest.raises(ValueError, match="claims 5 finished epoch.s., more than the 3") as error:
+        train_student("spatial", config, data, 0.5, settings(3, resume=True), tmp_path, CPU)
+    assert str(tmp_path / CHECKPOINT) in str(error.value)
 
 
 def test_a_diverging_loss_stops_training_before_saving_garbage(tmp_path):

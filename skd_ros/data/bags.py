@@ -63,9 +63,11 @@ def find_bags(path: Path) -> list[Path]:
         return [path]
     bags = sorted(p.parent for p in path.glob("*/metadata.yaml"))
     if not bags:
+        cut_off = any(p.suffix in (".db3", ".mcap") for p in path.iterdir())
         raise LayoutError(
             f"{path} is not a rosbag2 bag: expected {path}/metadata.yaml (a folder written by "
             "`ros2 bag record`) or sub-folders that are bags"
+            + (f"; its recording was cut off: `replay --reindex {path}` repairs it" * cut_off)
         )
     return bags
 
@@ -79,7 +81,7 @@ def _open(bag: Path):
     except AnyReaderError as error:  # broken metadata.yaml, truncated .db3 / .mcap
         raise LayoutError(
             f"{bag} cannot be read as a rosbag2 bag ({error}); check that recording finished "
-            "cleanly (`ros2 bag reindex` can repair a bag cut off while recording)"
+            f"cleanly (`replay --reindex {bag}` repairs a bag cut off while recording)"
         ) from None
     return reader
 

@@ -17,6 +17,10 @@ The wait set and the take come from rclpy's C extension (`_rclpy.WaitSet`,
 `Subscription.handle.take_message`), the same calls rclpy's executors make; the event
 handlers are driven through rclpy's public `Waitable` protocol.
 
+A message the wait set reports but the take yields nothing of (its serialized data cannot
+be read as the subscribed type: truncated, or another type) goes to `on_unreadable`, so the
+owner can count it as malformed instead of never hearing of it.
+
 The owner resolves the topic name (so remappings apply as they always did) and its QoS
 (including the `qos_overrides.<topic>.subscription.*` parameters, declared on the owner by
 `skd_ros.ros.qos_overrides`);
@@ -52,7 +56,14 @@ class CameraInput:
     """A subscription to `topic` whose callback runs in a dedicated thread and node."""
 
     def __init__(
-        self, owner: Node, topic: str, msg_type, qos: QoSProfile, callback, event_callbacks
+        self,
+        owner: Node,
+        topic: str,
+        msg_type,
+        qos: QoSProfile,
+        callback,
+        event_callbacks,
+        on_unreadable=None,
     ) -> None:
         self.node = rclpy.create_node(
             owner.get_name() + HELPER_SUFFIX,
@@ -72,6 +83,7 @@ class CameraInput:
             self.node.destroy_node()
             raise
         self._events = list(self.subscription.event_handlers)
+        self._on_unreadable = on_unreadable
         self._logger = self.node.get_logger()
         self._stop = threading.Event()
         self._wake = GuardCondition(None, None, context=self.node.context)
@@ -132,6 +144,8 @@ class CameraInput:
             taken = subscription.handle.take_message(subscription.msg_type, subscription.raw)
         if taken is not None:
             subscription.callback(taken[0])
+        elif self._on_unreadable is not None:  # ready, yet nothing could be deserialized
+            self._on_unreadable()
 
     def _call(self, callback, data) -> None:
         try:

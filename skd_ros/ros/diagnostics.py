@@ -10,9 +10,62 @@ from __future__ import annotations
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 
+from skd_ros.ros.environment import PROFILE_VARIABLES, fastdds_generation
 from skd_ros.ros.stats import Snapshot
 
 PROCESSING_ERROR = "processing error"  # the rejection cause of a frame the node failed on
+# rejection causes of messages that never became a frame: one arrived but could not be
+# deserialized (truncated); one was reported lost on the shared-memory profile (empty)
+UNREADABLE = "unreadable message"
+UNDELIVERED = "undelivered message"
+STALL_AFTER_S = 1.0  # one item taking this long explains a silence better than QoS does
+SHM_SEGMENT = "32 MB"  # the packaged profile's segment_size
+
+
+def stall_hint(busy: tuple[str, float, str] | None) -> str | None:
+    """Why no frame arrives when the node's own numbers say it: a thread of the node has
+    been on one frame for long (`NodeStats.longest_busy`); None when none has."""
+    if busy is None or busy[1] < STALL_AFTER_S:
+        return None
+    role, seconds, what = busy
+    return (
+        f"This node is busy, not starved: its {role} has spent {seconds:.1f} s on {what} "
+        "(frames wait behind it), so QoS and transport are not the cause; look at that "
+        "frame's size and the node's CPU (README, 'Numbers')"
+    )
+
+
+def silence_hint(shared_memory: bool) -> str:
+    """What a silence with compatible QoS can mean on the node's transport."""
+    if shared_memory:
+        return (
+            "so either the camera has not sent a frame yet, or what it sends never reaches a "
+            "subscriber: on this node's shared-memory profile large images pass (up to its "
+            f"{SHM_SEGMENT} segment_size), but an empty serialized message is dropped before "
+            "any callback; check what the camera publishes"
+        )
+    variable = PROFILE_VARIABLES.get(
+        fastdds_generation(), f"{PROFILE_VARIABLES[3]} ({PROFILE_VARIABLES[2]} on Humble, Jazzy)"
+    )
+    return (
+        "so either the camera has not sent a frame yet, or its frames are being lost in "
+        "transport (large images over Fast DDS's default transports); for the latter, start "
+        f"the camera and this node with {variable}=<share/skd_ros/config/fastdds_shm.xml> "
+        "(README, 'Transport')"
+    )
+
+
+TRANSPORT_LOSS_HINT = (
+    "large images over Fast DDS's default transports lose fragments (use the shared-memory "
+    "profile, README 'Transport'), and an image larger than the profile's segment_size "
+    f"({SHM_SEGMENT}) cannot pass through it (raise segment_size)"
+)
+# what the middleware reports lost on the shared-memory profile, where large images pass
+UNDELIVERED_HINT = (
+    "on this node's shared-memory profile that is a message the middleware could not "
+    "deliver: an empty or malformed serialized message, or an image larger than its "
+    f"{SHM_SEGMENT} segment_size (raise segment_size, README 'Transport')"
+)
 
 
 def status_level(current: Snapshot, previous: Snapshot | None, state: str) -> tuple[bytes, str]:
@@ -27,9 +80,11 @@ def status_level(current: Snapshot, previous: Snapshot | None, state: str) -> tu
         problems.append(f"{failed} frame(s) failed in processing (the log says why)")
     if rejected:
         problems.append(f"{rejected} malformed frame(s) rejected")
-    dropped = (current.dropped - before.dropped) + (current.lost - before.lost)
+    dropped, lost = current.dropped - before.dropped, current.lost - before.lost
     if dropped:
         problems.append(f"{dropped} frame(s) dropped (inference slower than input)")
+    if lost:
+        problems.append(f"{lost} frame(s) lost in transport")
     if current.received == 0:
         problems.append("no input yet")
     elif current.seconds_since_input is not None and current.seconds_since_input > 2.0:

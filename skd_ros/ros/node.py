@@ -53,9 +53,17 @@ from skd_ros.inference.pairing import FIRST_FRAME
 from skd_ros.inference.peaks import find_regions
 from skd_ros.ros import messages, params
 from skd_ros.ros.camera_input import CameraInput
-from skd_ros.ros.diagnostics import PROCESSING_ERROR, diagnostic_array
+from skd_ros.ros.diagnostics import (
+    PROCESSING_ERROR,
+    TRANSPORT_LOSS_HINT,
+    UNDELIVERED,
+    UNDELIVERED_HINT,
+    UNREADABLE,
+    diagnostic_array,
+    silence_hint,
+    stall_hint,
+)
 from skd_ros.ros.environment import (
-    PROFILE_VARIABLES,
     fastdds_generation,
     profile_variable_warning,
     release_runtime,
@@ -65,6 +73,7 @@ from skd_ros.ros.environment import (
     shm_profile_in_use,
 )
 from skd_ros.ros.latest import LatestSlot
+from skd_ros.ros.lifecycle_services import serve_lifecycle
 from skd_ros.ros.qos_overrides import (
     QosOverrideError,
     explained,
@@ -97,27 +106,7 @@ OUTPUT_QOS = QoSProfile(
     reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.VOLATILE,
 )
-
-
-def transport_hint() -> str:
-    """The "no frames" hint, naming the profile variable this process's Fast DDS reads."""
-    variable = PROFILE_VARIABLES.get(
-        fastdds_generation(), f"{PROFILE_VARIABLES[3]} ({PROFILE_VARIABLES[2]} on Humble, Jazzy)"
-    )
-    return (
-        "so either the camera has not sent a frame yet, or its frames are being lost in "
-        "transport (large images over Fast DDS's default transports); for the latter, start "
-        f"the camera and this node with {variable}=<share/skd_ros/config/fastdds_shm.xml> "
-        "(README, 'Transport')"
-    )
-
-
 LOST_IN_TRANSPORT = "lost in transport"
-TRANSPORT_LOSS_HINT = (
-    "large images over Fast DDS's default transports lose fragments (use the shared-memory "
-    "profile, README 'Transport'), and an image larger than the profile's segment_size "
-    "(32 MB) cannot pass through it (raise segment_size)"
-)
 
 
 class ReceivedFrame(NamedTuple):
@@ -150,7 +139,8 @@ class SaliencyNode(LifecycleNode):
     """Lifecycle node: `saliency`, `saliency/peaks`, `saliency/peak`, markers, overlay, status."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(NODE_NAME, **kwargs)
+        super().__init__(NODE_NAME, enable_communication_interface=False, **kwargs)
+        serve_lifecycle(self)  # rcl's lifecycle services dropped requests beyond ten
         self.stats = NodeStats()
         self._slot: LatestSlot[ReceivedFrame] = LatestSlot()
         self._stop = threading.Event()
@@ -340,12 +330,7 @@ class SaliencyNode(LifecycleNode):
         )
         self._input_topic = topic
         self._subscription = CameraInput(
-            self,
-            topic,
-            msg_type,
-            qos,
-            self._on_image,
-            events,
+            self, topic, msg_type, qos, self._on_image, events, on_unreadable=self._on_unreadable
         )
 
     @_transition
@@ -439,8 +424,9 @@ class SaliencyNode(LifecycleNode):
         received_ns, cpu_start = time.monotonic_ns(), time.thread_time_ns()
         stream = self._stream
         try:
-            frame = camera_frame(msg)
-            model_input = frame.model_input(stream.engine.resolution)
+            with self.stats.busy("receiving thread", f"checking and reducing {_described(msg)}"):
+                frame = camera_frame(msg)
+                model_input = frame.model_input(stream.engine.resolution)
         except MalformedImage as error:
             cause, why = error.cause, str(error)
         except Exception as error:  # never let a frame stop the receiving thread
@@ -455,12 +441,25 @@ class SaliencyNode(LifecycleNode):
 
     def _on_messages_lost(self, info) -> None:
         """Frames the middleware reports lost before they reached this node: counted, and
-        said (throttled), since no callback of ours ever sees them."""
-        self.stats.messages_lost(info.total_count_change)
-        self._warn(
-            LOST_IN_TRANSPORT,
-            f"{info.total_count_change} frame(s) from {self._input_topic} lost in transport "
-            f"({info.total_count} in all): {TRANSPORT_LOSS_HINT}",
+        said (throttled), since no callback of ours ever sees them. On the shared-memory
+        profile large frames pass, so what is lost there was malformed (e.g. empty)."""
+        count, total = info.total_count_change, info.total_count
+        said = f"{count} message(s) from {self._input_topic} never reached this node"
+        said += f" ({total} in all)"
+        if shm_profile_in_use():
+            self.stats.frame_rejected(UNDELIVERED, count)
+            self._warn(UNDELIVERED, f"{said}: {UNDELIVERED_HINT}")
+            return
+        self.stats.messages_lost(count)
+        self._warn(LOST_IN_TRANSPORT, f"{said}, lost in transport: {TRANSPORT_LOSS_HINT}")
+
+    def _on_unreadable(self) -> None:
+        """A message arrived that the middleware could not deserialize: malformed."""
+        self.stats.frame_received(time.monotonic_ns(), replaced_older=False)
+        self._skip(
+            UNREADABLE,
+            f"skipped a message on {self._input_topic}: it arrived, but its serialized data "
+            "cannot be read as the subscribed type (truncated or of another type)",
         )
 
     def _work(self) -> None:
@@ -469,7 +468,8 @@ class SaliencyNode(LifecycleNode):
             if item is None:
                 continue
             try:
-                self._process(item)
+                with self.stats.busy("worker", f"{_described(item.msg)} (Sst, peaks, outputs)"):
+                    self._process(item)
             except Exception as error:  # keep running; counted, and logged throttled
                 if not self.context.ok():  # Ctrl-C shut the context down under this frame
                     return
@@ -575,6 +575,10 @@ class SaliencyNode(LifecycleNode):
         if self._hinted or not publishers:
             return
         self._hinted = True
+        silence = f"no frame on {self._input_topic} for {after_s:g} s although it has "
+        if stalled := stall_hint(self.stats.longest_busy()):
+            self.get_logger().warning(f"{silence}{len(publishers)} publisher(s). {stalled}")
+            return
         offered = ", ".join(
             f"{p.node_namespace.rstrip('/')}/{p.node_name} ({p.qos_profile.reliability.name}, "
             f"{p.qos_profile.durability.name})"
@@ -582,8 +586,7 @@ class SaliencyNode(LifecycleNode):
         )
         ours = self._subscription.qos_profile if self._subscription else INPUT_QOS
         self.get_logger().warning(
-            f"no frame on {self._input_topic} for {after_s:g} s although it has "
-            f"{len(publishers)} publisher(s): {offered}. This node subscribes with "
+            f"{silence}{len(publishers)} publisher(s): {offered}. This node subscribes with "
             f"{ours.reliability.name}/{ours.durability.name}, depth {ours.depth}. "
             f"{_compatibility(publishers, ours, self._input_topic)}"
         )
@@ -600,6 +603,13 @@ class SaliencyNode(LifecycleNode):
 
 def _named(error: Exception) -> str:
     return f"{type(error).__name__}: {error}"
+
+
+def _described(msg) -> str:
+    """'a 1280x720 bgr8 frame' / 'a 81234 B jpeg frame', for the busy marks."""
+    if hasattr(msg, "format"):
+        return f"a {len(msg.data)} B {msg.format or 'compressed'} frame"
+    return f"a {msg.width}x{msg.height} {msg.encoding} frame"
 
 
 def _listened(publisher) -> bool:
@@ -627,7 +637,7 @@ def _compatibility(publishers, ours: QoSProfile, topic: str) -> str:
             "QoS INCOMPATIBLE: " + "; ".join(problems) + ". Override ours with --ros-args -p "
             f"qos_overrides.{topic}.subscription.reliability:=best_effort (or change the camera's)"
         )
-    return f"QoS is compatible, {transport_hint()}"
+    return f"QoS is compatible, {silence_hint(shm_profile_in_use(generation=fastdds_generation()))}"
 
 
 def main(argv: list[str] | None = None) -> int:

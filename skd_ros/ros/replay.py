@@ -13,6 +13,12 @@ is dropped however slow the machine; use it to process every frame of a bag offl
     replay BAG [--topic /camera/image_raw] [--publish-as image] [--rate 1.0 | --max-rate |
            --lockstep] [--record OUT --record-topics saliency saliency/peaks] [--clock]
            [--ros-args -r __ns:=/cam]
+    replay --reindex OUT        # after a recording was killed or ran out of disk
+
+A recording puts what it took on disk every FLUSH_S (1 s); killed, it keeps all but that
+last second, and `--reindex` (skd_ros.data.bag_repair) makes it readable. The first failed
+write (a full disk) stops the replay with the message count, the path and the error; the
+bag is closed readable with what it holds.
 
 Relative topic names resolve in the replay node's namespace (`-r __ns:=...`).
 """
@@ -20,8 +26,11 @@ Relative topic names resolve in the replay node's namespace (`-r __ns:=...`).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import queue
+import resource
+import shutil
 import struct
 import sys
 import threading
@@ -36,12 +45,14 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from rosbags.highlevel import AnyReaderError
 
 from skd_ros.cli_args import non_negative_float, positive_float
+from skd_ros.data.bag_repair import ReindexError, reindex
 from skd_ros.data.bags import COMPRESSED, IMAGE, STORAGES, find_bags
 from skd_ros.ros.environment import reuse_large_buffers
 from skd_ros.ros.ros_args import init_refusal
 from skd_ros.ros.signals import ignore_further_interrupts, terminate_as_interrupt
 
 MIN_RATE = 0.001  # slowest speed factor: 1000x slower than recorded
+FLUSH_S = 1.0  # a recording puts what it took on disk this often: what a kill may lose
 
 # Types this tool will publish or record; anything else in a bag or the graph is refused
 # (names come from data, so they are never used to import arbitrary modules).
@@ -98,25 +109,37 @@ class ReplaySummary:
         return rows
 
 
+class RecordingFailed(RuntimeError):
+    """Writing the recording failed (a full disk); the message says where and what is kept."""
+
+
 class _BagWriter:
     """Writes messages to a new rosbag2 bag from a thread of its own.
 
     rosbags' sqlite3 storage may only be used from the thread that opened it, while messages
-    arrive in the executor's thread; a queue in between also keeps callbacks short.
+    arrive in the executor's thread; a queue in between also keeps callbacks short. Every
+    FLUSH_S what was written goes to disk (`_make_durable`): a kill loses at most that much,
+    and `replay --reindex` makes the rest readable. The first failed write (a full disk)
+    ends the writer: the bag is closed readable with what it holds and `failed` is set, so
+    the recorder stops taking messages and replay stops.
     """
 
     def __init__(self, path: Path, storage: str, types: dict[str, str]) -> None:
+        self.path = path
+        self.failed = threading.Event()
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
-        self._error: BaseException | None = None
+        self._error: str | None = None
+        self._opened = False
+        self._written, self._first_ns, self._last_ns = 0, 0, 0
         self._ready = threading.Event()
         self._thread = threading.Thread(
-            target=self._run, args=(path, storage, types), name="bag-writer", daemon=True
+            target=self._run, args=(storage, types), name="bag-writer", daemon=True
         )
         self._thread.start()
         self._ready.wait(30.0)
         self._raise()
 
-    def _run(self, path: Path, storage: str, types: dict[str, str]) -> None:
+    def _run(self, storage: str, types: dict[str, str]) -> None:
         from rosbags.rosbag2 import Writer
         from rosbags.rosbag2.writer import StoragePlugin
         from rosbags.typesys import Stores, get_typestore
@@ -124,22 +147,63 @@ class _BagWriter:
         try:
             plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
             store = get_typestore(Stores.LATEST)
-            with Writer(path, version=8, storage_plugin=plugin) as writer:
+            with Writer(self.path, version=8, storage_plugin=plugin) as writer:
+                self._opened = True
                 connections = {
                     topic: writer.add_connection(topic, msgtype, typestore=store)
                     for topic, msgtype in types.items()
                 }
                 self._ready.set()
-                while (item := self._queue.get()) is not None:
-                    topic, timestamp, raw = item
-                    writer.write(connections[topic], timestamp, raw)
+                self._write_until_closed(writer, connections)
         except BaseException as error:  # reported to the caller by close()
-            self._error = error
+            self._error = self._failure(error) if self._opened else f"{error}"
+            self.failed.set()
         finally:
             self._ready.set()
 
+    def _write_until_closed(self, writer, connections) -> None:
+        due, unsaved = time.monotonic() + FLUSH_S, False
+        while True:
+            try:
+                item = self._queue.get(timeout=max(0.0, due - time.monotonic()))
+            except queue.Empty:
+                item = ()
+            if item is None:
+                return
+            if item:
+                topic, timestamp, raw = item
+                writer.write(connections[topic], timestamp, raw)
+                self._written += 1
+                self._first_ns = self._first_ns or timestamp
+                self._last_ns, unsaved = timestamp, True
+            if time.monotonic() >= due:
+                if unsaved:
+                    _make_durable(writer)
+                due, unsaved = time.monotonic() + FLUSH_S, False
+
+    def _failure(self, error: BaseException) -> str:
+        """What failed, where the recording stopped, and what the bag keeps (made readable)."""
+        seconds = (self._last_ns - self._first_ns) / 1e9
+        text = (
+            f"writing {self.path} failed after {self._written} message(s) ({seconds:.1f} s "
+            f"of recording): {_write_error(error, self.path)}; recording stopped there"
+        )
+        try:
+            kept = reindex(self.path)
+        except (OSError, ValueError) as repair:
+            return (
+                f"{text}. Make room, then `replay --reindex {self.path}` makes what was saved "
+                f"readable (now: {repair})"
+            )
+        seconds = (kept.end_ns - kept.start_ns) / 1e9
+        return (
+            f"{text}. {self.path} keeps, readable, the {kept.message_count} message(s) saved "
+            f"before it ({seconds:.1f} s)"
+        )
+
     def write(self, topic: str, timestamp: int, raw: bytes) -> None:
-        self._queue.put((topic, timestamp, raw))
+        if not self.failed.is_set():  # a dead writer must not pile messages up in memory
+            self._queue.put((topic, timestamp, raw))
 
     def close(self) -> None:
         self._queue.put(None)
@@ -148,7 +212,35 @@ class _BagWriter:
 
     def _raise(self) -> None:
         if self._error is not None:
-            raise RuntimeError(f"writing the bag failed: {self._error}") from self._error
+            raise RecordingFailed(self._error)
+
+
+def _make_durable(writer) -> None:
+    """Put what `writer` took on disk, where `reindex` finds it after a kill: rosbags
+    commits sqlite3 and writes MCAP chunks (1 MB) only when full or at close. Its storage
+    objects have no public flush, hence their attributes here."""
+    from rosbags.rosbag2.storage_sqlite3 import Sqlite3Writer
+
+    storage = writer.storage
+    if isinstance(storage, Sqlite3Writer):
+        storage.conn.commit()
+        return
+    if storage.chunk.msgs:
+        storage.close_chunk()
+    storage.bio.flush()
+
+
+def _write_error(error: BaseException, path: Path) -> str:
+    """The error, with the room left and the file size limit (the usual causes)."""
+    text = f"{type(error).__name__}: {error}"
+    if name := getattr(error, "sqlite_errorname", None):
+        text += f" ({name})"
+    with contextlib.suppress(OSError):
+        text += f"; {shutil.disk_usage(path.parent).free / 1e6:.1f} MB free there"
+    limit = resource.getrlimit(resource.RLIMIT_FSIZE)[0]
+    if limit != resource.RLIM_INFINITY:
+        text += f"; file size limit (ulimit -f): {limit} bytes"
+    return text
 
 
 class _Recorder:
@@ -201,6 +293,10 @@ class _Recorder:
                     self._condition.notify_all()
 
         return record
+
+    def failed(self) -> bool:
+        """Whether writing the bag failed (the recording stopped)."""
+        return self._writer is not None and self._writer.failed.is_set()
 
     def wait_for_stamp(self, stamp_ns: int, timeout_s: float) -> bool:
         with self._condition:
@@ -259,18 +355,31 @@ def replay(
                 recorder = _start_recorder(node, record, record_topics, storage, wait_s, lockstep)
             pacing = _Pacing(rate, lockstep, lockstep_timeout_s)
             _play(reader, connection, publisher, clock_publisher, recorder, pacing, summary)
-            time.sleep(linger_s)
+            if recorder is None or not recorder.failed():
+                time.sleep(linger_s)
     finally:
         ignore_further_interrupts()  # a second Ctrl-C must not cut the clean-up short
         executor.shutdown(timeout_sec=2.0)
         if spinner.is_alive():
             spinner.join(timeout=2.0)
-        if recorder is not None:
-            recorder.close()
-            summary.recorded, summary.output = dict(recorder.counts), record
+        failure = _close_recorder(recorder, summary, record)
         node.destroy_node()
         rclpy.try_shutdown(context=context)
+    if failure is not None:
+        raise failure
     return summary
+
+
+def _close_recorder(recorder, summary: ReplaySummary, record: Path | None):
+    """Close the recording; its failure (to raise once everything is shut down) or None."""
+    if recorder is None:
+        return None
+    summary.recorded, summary.output = dict(recorder.counts), record
+    try:
+        recorder.close()
+    except RecordingFailed as error:
+        return RecordingFailed(f"{error}; replay stopped after {summary.sent} frame(s)")
+    return None
 
 
 def _recording_qos(node, topic: str) -> QoSProfile:
@@ -351,6 +460,8 @@ def _play(reader, connection, publisher, clock_publisher, recorder, pacing, summ
             _publish_clock(clock_publisher, stamp)
         publisher.publish(raw)
         summary.sent += 1
+        if recorder is not None and recorder.failed():
+            break  # the first failed write ends the replay (the error says where)
         waited = pacing.lockstep and stamp is not None
         if waited and not recorder.wait_for_stamp(stamp, pacing.timeout_s):
             summary.lockstep_timeouts += 1
@@ -368,6 +479,12 @@ def _publish_clock(publisher, stamp_ns: int) -> None:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="replay", description=__doc__.split("\n\n")[0])
     parser.add_argument("bag", type=Path, help="rosbag2 folder (sqlite3 or MCAP)")
+    parser.add_argument(
+        "--reindex",
+        action="store_true",
+        help="make BAG readable after its recording was killed or the disk filled up "
+        "(rebuilds metadata.yaml, closes an MCAP file), then exit",
+    )
     parser.add_argument("--topic", help="image topic in the bag (default: its only one)")
     parser.add_argument("--publish-as", help="topic to publish on (default: the bag's topic)")
     pace = parser.add_mutually_exclusive_group()
@@ -406,6 +523,8 @@ def main(argv: list[str] | None = None) -> int:
         index = argv.index("--ros-args")
         argv, ros_args = argv[:index], argv[index:]
     args = parse_args(argv)
+    if args.reindex:
+        return _reindex(args.bag)
     terminate_as_interrupt()  # SIGTERM cleans up too (no ghost publisher, no /dev/shm leak)
     if args.rate is not None and not (math.isfinite(args.rate) and args.rate >= MIN_RATE):
         print(
@@ -447,6 +566,17 @@ def main(argv: list[str] | None = None) -> int:
     if summary.sent == 0:
         print(f"replay: {args.bag} has no message on its image topic", file=sys.stderr)
         return 1
+    return 0
+
+
+def _reindex(bag: Path) -> int:
+    """`replay --reindex BAG`: repair a bag cut off while recording; print what it holds."""
+    try:
+        result = reindex(bag)
+    except (ReindexError, OSError) as error:
+        print(f"replay: {error}", file=sys.stderr)
+        return 1
+    print("\n".join(result.lines()))
     return 0
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter, deque
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -43,6 +45,7 @@ class NodeStats:
         self.received = self.published = self.dropped = self.lost = 0
         self.rejected: Counter[str] = Counter()
         self.resets: Counter[str] = Counter()
+        self._busy: dict[str, tuple[int, str]] = {}  # role -> (since, on what)
 
     def frame_received(self, now_ns: int, replaced_older: bool) -> None:
         with self._lock:
@@ -57,9 +60,9 @@ class NodeStats:
             self._latency.append((now_ns - received_ns) / 1e6)
             self._cpu.append(cpu_ns / 1e6)
 
-    def frame_rejected(self, cause: str) -> None:
+    def frame_rejected(self, cause: str, count: int = 1) -> None:
         with self._lock:
-            self.rejected[cause] += 1
+            self.rejected[cause] += count
 
     def chain_reset(self, cause: str) -> None:
         with self._lock:
@@ -68,6 +71,27 @@ class NodeStats:
     def messages_lost(self, count: int) -> None:
         with self._lock:
             self.lost += count
+
+    @contextmanager
+    def busy(self, role: str, what: str) -> Iterator[None]:
+        """Mark `role` (a thread: 'receiving thread', 'worker') as working on `what` for the
+        duration of the block, so a silence can be told from a stalled node."""
+        with self._lock:
+            self._busy[role] = (time.monotonic_ns(), what)
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._busy.pop(role, None)
+
+    def longest_busy(self, now_ns: int | None = None) -> tuple[str, float, str] | None:
+        """(role, seconds, what) of the thread busy the longest on one item, or None."""
+        now_ns = time.monotonic_ns() if now_ns is None else now_ns
+        with self._lock:
+            if not self._busy:
+                return None
+            role, (since, what) = min(self._busy.items(), key=lambda item: item[1][0])
+        return role, (now_ns - since) / 1e9, what
 
     def last_arrival_ns(self) -> int | None:
         with self._lock:

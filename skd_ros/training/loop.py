@@ -12,7 +12,7 @@ from pathlib import Path
 import torch
 from tqdm import tqdm
 
-from skd_ros.atomic_write import append_line
+from skd_ros.atomic_write import remove_stale_temporaries, write_text
 from skd_ros.training import distributed
 from skd_ros.training.batches import EpochBatches, PairBatches, loader
 from skd_ros.training.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
@@ -48,19 +48,22 @@ def fit(
 
     With `settings.resume` the loop continues after the last finished epoch of a previous
     run; without it, an existing checkpoint is an error rather than silently overwritten.
-    Returns the trained (unwrapped) model.
+    log.jsonl is rewritten from the checkpoint's history after each epoch and on resume, so
+    a kill at any point leaves the two in agreement. Returns the trained (unwrapped) model.
     """
     stage_dir = Path(stage_dir)
     # channels-last convolutions train about 1.5x faster on CPU (and suit tensor cores)
     model = model.to(context.device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=settings.lr)
-    state = _restore(model, optimizer, stage_dir, settings.resume)
-    if state.epoch and context.is_main:
-        print(
-            f"[{name}] resuming from {stage_dir / CHECKPOINT}: "
-            f"{state.epoch} of {settings.epochs} epoch(s) already done",
-            flush=True,
-        )
+    state = _restore(model, optimizer, stage_dir, settings)
+    if context.is_main:
+        _tidy_after_a_kill(stage_dir, state)
+        if state.epoch:
+            print(
+                f"[{name}] resuming from {stage_dir / CHECKPOINT}: "
+                f"{state.epoch} of {settings.epochs} epoch(s) already done",
+                flush=True,
+            )
     wrapped = distributed.wrap(model, context)
     sampler = EpochBatches(
         len(data), settings.batch_size, settings.seed, context.rank, context.world_size
@@ -77,7 +80,8 @@ def fit(
                 epoch + 1,
             )
             save_checkpoint(stage_dir / CHECKPOINT, state)
-            _log(stage_dir, record)
+            _write_log(stage_dir, state.history)
+            _say_epoch(record)
         distributed.barrier(context)
     return model
 
@@ -91,14 +95,23 @@ def earlier_run(path: Path) -> FileExistsError:
 
 
 def _restore(
-    model: torch.nn.Module, optimizer: torch.optim.Optimizer, stage_dir: Path, resume: bool
+    model: torch.nn.Module,
+    optimizer: torch.optim.Optimizer,
+    stage_dir: Path,
+    settings: LoopSettings,
 ) -> Checkpoint:
     path = stage_dir / CHECKPOINT
     if not path.exists():
         return Checkpoint(model.state_dict(), optimizer.state_dict(), 0, [])
-    if not resume:
+    if not settings.resume:
         raise earlier_run(path)
     state = load_checkpoint(path)
+    if state.epoch > settings.epochs:
+        raise ValueError(
+            f"checkpoint {path} claims {state.epoch} finished epoch(s), more than the "
+            f"{settings.epochs} this stage is configured for: it is not this run's; delete "
+            "it to restart the stage, or resume with the configuration that wrote it"
+        )
     try:
         model.load_state_dict(state.model)
         optimizer.load_state_dict(state.optimizer)
@@ -109,6 +122,15 @@ def _restore(
             "the stage, or resume with the configuration that wrote it"
         ) from None
     return state
+
+
+def _tidy_after_a_kill(stage_dir: Path, state: Checkpoint) -> None:
+    """Delete what a kill mid-write left, and rewrite the log from the checkpoint: a kill
+    between the checkpoint's rename and its log line would have lost that line for good."""
+    for path in (stage_dir / CHECKPOINT, stage_dir / LOG):
+        remove_stale_temporaries(path)
+    if state.epoch:
+        _write_log(stage_dir, state.history)
 
 
 def _run_epoch(model, loss_fn, batches, optimizer, context, settings, name, epoch) -> dict:
@@ -162,9 +184,13 @@ def _to_device(tensor: torch.Tensor, device: torch.device) -> torch.Tensor:
     return tensor.to(device, non_blocking=True, memory_format=torch.channels_last)
 
 
-def _log(stage_dir: Path, record: dict) -> None:
-    stage_dir.mkdir(parents=True, exist_ok=True)
-    append_line(stage_dir / LOG, json.dumps(record))
+def _write_log(stage_dir: Path, history: list[dict]) -> None:
+    """log.jsonl: one JSON line per finished epoch, the checkpoint's history."""
+    text = "".join(json.dumps(record) + "\n" for record in history)
+    write_text(stage_dir / LOG, text)
+
+
+def _say_epoch(record: dict) -> None:
     print(
         f"[{record['stage']}] epoch {record['epoch']}: loss {record['loss']:.5f}, "
         f"{record['frames_per_second']:.0f} frames/s",
