@@ -28,6 +28,7 @@ def write_atomic(path: str | os.PathLike, write: Callable[[Path], object]) -> Pa
     OpenCV's, see the right one). A link at `path` is replaced, not followed.
     """
     path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     fd, temp = tempfile.mkstemp(
         dir=path.parent, prefix=f".{path.name}.", suffix=f".tmp{path.suffix}"
     )
