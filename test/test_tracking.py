@@ -85,3 +85,27 @@ def test_find_regions_leaves_ids_to_the_tracker_and_bearings_unknown():
     regions = find_regions(saliency, (1280, 720))
     assert regions["id"].tolist() == [0] and np.isnan(regions["bearing_x"]).all()
     assert RegionTracker().update(regions, 0)["id"].tolist() == [1]
+
+
+def test_the_id_switch_report_counts_a_targets_region_changing_id(capsys, tmp_path):
+    from skd_ros.bench.identity import Count, main
+
+    count = Count()
+    target = {7: (90.0, 90.0, 110.0, 110.0)}
+    on, off = _box(100, 100), _box(300, 300)  # a region on the target, one elsewhere
+    # (boxes, ids): the target's region has ids 1, 1, 1, 5 and ranks 0, 0, 1, 0
+    for boxes, ids in (
+        ([on, off], (1, 2)),
+        ([on, off], (1, 2)),
+        ([off, on], (2, 1)),
+        ([on, off], (5, 1)),
+    ):
+        regions = _regions(boxes)
+        regions["id"] = ids
+        count.add(regions, target)
+    count.add(_regions([_box(300, 300)]), target)  # not found: no switch
+    assert (count.frames, count.visible, count.matched) == (5, 5, 4)
+    assert (count.switches, count.rank_switches) == (1, 2)
+    assert main(["--frames", "3", "--footage", str(tmp_path)]) == 0  # an empty folder: no clip
+    table = capsys.readouterr().out
+    assert "| synthetic Human_0001 | 3 |" in table and "tracking + bearings" in table

@@ -9,9 +9,12 @@ works; a missing or broken model then stops start-up with a message naming the f
 Threads: the camera subscription has its own small node and receiving thread
 (`skd_ros.ros.camera_input`, `<name>_camera_input`); its callback checks the frame and
 reduces it with R (while the pixels are in cache) and puts the result in a one-frame
-mailbox (`LatestSlot`); a worker thread takes the newest one, runs Sst with the previous
-frame, finds the peaks and publishes. Frames replaced in the mailbox are counted
-as dropped. The main executor serves the lifecycle and parameter services and the timers.
+mailbox (`LatestSlot`); the same thread takes the camera's camera_info
+(`skd_ros.ros.camera_info`). A worker thread takes the newest frame, runs Sst with the
+previous frame, finds the peaks, gives them track ids (`skd_ros.inference.tracking`) and,
+with a camera_info, bearings (`skd_ros.geometry`), and publishes. Frames replaced in the
+mailbox are counted as dropped. The main executor serves the lifecycle and parameter services
+and the timers.
 The inference core is `skd_ros.inference` (no rclpy there).
 
 Run: `ros2 run skd_ros saliency_node --ros-args -r image:=/camera/image_raw` or
