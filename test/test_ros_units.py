@@ -233,6 +233,26 @@ def test_an_uncalibrated_camera_info_is_refused_with_the_reason():
         messages.camera_from_info(_camera_info_msg(k=[0.0] * 9))
 
 
+def test_camera_info_is_matched_by_stamp_else_the_latest_and_refused_for_another_size():
+    from skd_ros.ros.camera_info import SIZE_MISMATCH, UNUSABLE, CameraInfoInput
+
+    infos = CameraInfoInput("/drone/cam/image_raw")
+    msg_type, topic, _, deliver = infos.subscription
+    assert (msg_type.__name__, topic) == ("CameraInfo", "/drone/cam/camera_info")
+    assert infos.for_frame(5, (1280, 720)) == (None, ())  # nothing received: as without it
+    for stamp, width in ((5, 1280), (6, 640)):
+        msg = _camera_info_msg(width=width, height=720)
+        msg.header.stamp.nanosec = stamp
+        deliver(msg)
+    camera, refused = infos.for_frame(5, (1280, 720))  # its own stamp, not the latest
+    assert camera.size == (1280, 720) and refused == ()
+    camera, (cause, text) = infos.for_frame(7, (1280, 720))  # no such stamp: the latest
+    assert camera is None and cause == SIZE_MISMATCH
+    assert "describes 640x720 images but the frame is 1280x720" in text
+    deliver(_camera_info_msg(d=[0.0] * 100_000))  # refused before any copy of it
+    assert infos.for_frame(0, (1280, 720))[1][0] == UNUSABLE
+
+
 def test_markers_with_the_intrinsics_lie_on_each_corners_ray():
     camera = messages.camera_from_info(_camera_info_msg(d=[]))
     regions = np.zeros(1, REGION_DTYPE)

@@ -3,7 +3,7 @@
 import numpy as np
 
 from skd_ros.inference.peaks import REGION_DTYPE, find_regions
-from skd_ros.inference.tracking import RegionTracker
+from skd_ros.inference.tracking import MAX_TRACKS, RegionTracker
 
 FRAME_NS = 33_333_333  # 30 Hz
 
@@ -69,6 +69,18 @@ def test_a_region_far_from_every_track_is_a_new_target():
     first = tracker.update(_regions([_box(100, 100)]), 0)["id"][0]
     second = tracker.update(_regions([_box(400, 400)]), FRAME_NS)["id"][0]
     assert second != first
+
+
+def test_unstamped_frames_keep_the_tracks_bounded():
+    """A camera that leaves every stamp 0: no track ever ages out by time."""
+    tracker = RegionTracker()
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        centres = rng.uniform(0, 5000, (10, 2))  # ten new targets every frame
+        tracker.update(_regions([_box(x, y) for x, y in centres]), 0)
+    assert tracker.track_count == MAX_TRACKS
+    first = tracker.update(_regions([_box(100, 100)]), 0)["id"][0]
+    assert tracker.update(_regions([_box(101, 100)]), 0)["id"][0] == first  # still tracking
 
 
 def test_reset_forgets_the_tracks_and_never_reuses_an_id():

@@ -25,6 +25,7 @@ from sensor_msgs.msg import CameraInfo
 from skd_ros.geometry import CalibrationError, Camera
 from skd_ros.ros.messages import camera_from_info
 
+MAX_COEFFICIENTS = 14  # OpenCV's largest distortion model
 KEPT = 30  # about one second of a 30 Hz camera: enough for a frame waiting in the mailbox
 # best effort accepts reliable and best-effort publishers alike
 QOS = QoSProfile(
@@ -59,8 +60,9 @@ class CameraInfoInput:
         return (CameraInfo, self.topic, QOS, self._on_info)
 
     def _on_info(self, msg) -> None:
-        key = _content(msg)
-        if key == self._last_key and self._latest is not None:
+        if len(msg.d) > MAX_COEFFICIENTS:  # refused before copying it: bounded work
+            camera = CalibrationError(f"D has {len(msg.d)} coefficients (14 at most)")
+        elif (key := _content(msg)) == self._last_key and self._latest is not None:
             camera = self._latest
         else:
             try:
