@@ -3,7 +3,8 @@
     ros2 launch skd_ros saliency.launch.py camera_topic:=/camera/image_raw namespace:=front
 
 Arguments: camera_topic, namespace, params_file (default: share/skd_ros/config/saliency.yaml),
-model, backend, device and input_type (empty: as in params_file), node_name, use_sim_time. Several
+model, backend, device and image_transport (empty: as in params_file), node_name, use_sim_time
+(input_type, image_transport's old name, is still accepted for one release, with a warning). Several
 cameras are several includes of this file with their own namespace and camera_topic (README,
 "Several cameras"). For large images between processes, export
 FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> (Kilted; on Humble and
@@ -12,6 +13,7 @@ Jazzy FASTRTPS_DEFAULT_PROFILES_FILE) for the camera and this launch alike (READ
 
 import os
 
+import launch.logging
 from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.substitutions import LaunchConfiguration, PathJoinSubstitution
 from launch_ros.actions import Node
@@ -29,7 +31,11 @@ ARGUMENTS = {
     "model": ("", "exported model .json; empty: the params file's (default: packaged demo)"),
     "backend": ("", "onnxruntime or torch; empty: the params file's (default: onnxruntime)"),
     "device": ("", "cpu or cuda; empty: the params file's (default: cpu)"),
-    "input_type": ("", "raw or compressed (<camera_topic>/compressed); empty: the params file's"),
+    "image_transport": (
+        "",
+        "raw or compressed (<camera_topic>/compressed); empty: the params file's",
+    ),
+    "input_type": ("", "deprecated, removed in the next release: the old name of image_transport"),
     "node_name": ("saliency", "node name"),
     "use_sim_time": ("false", "use /clock (true when replaying a bag with --clock)"),
 }
@@ -41,10 +47,17 @@ TRUE, FALSE = ("true", "1", "yes"), ("false", "0", "no")
 def _saliency_node(context):
     """The node, with only the overrides that were given (so the params file stays in charge)."""
     overrides = {}
-    for name in ("model", "backend", "device", "input_type"):
+    for name in ("model", "backend", "device", "image_transport"):
         value = LaunchConfiguration(name).perform(context)
         if value:
             overrides[name] = value
+    if old := LaunchConfiguration("input_type").perform(context):
+        launch.logging.get_logger("launch").warning(
+            f"launch argument input_type is deprecated and will be removed in the next release: "
+            f"use image_transport:={old}"
+            + ("" if "image_transport" not in overrides else " (image_transport is given: it wins)")
+        )
+        overrides.setdefault("image_transport", old)
     params_file = LaunchConfiguration("params_file").perform(context)
     if not os.path.isfile(params_file):  # launch_ros would only warn and run on defaults
         raise ValueError(f"params_file:={params_file} is not a file (a node parameters YAML)")

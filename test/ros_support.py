@@ -189,6 +189,20 @@ def node_args(model: Path, *extra: str, namespace: str = "/cam") -> list[str]:
     ]
 
 
+@contextmanager
+def running_node(tmp_path_factory, domain: int, *extra: str):
+    """A saliency node process (test model, packaged params file, `extra` arguments), active;
+    stopped afterwards. For module-scoped fixtures."""
+    model = model_for_tests(tmp_path_factory.mktemp("model"))
+    log = tmp_path_factory.mktemp("node") / "node.log"
+    process = RosProcess("skd_ros.ros.node", node_args(model, *extra), domain, log)
+    try:
+        assert process.wait_for_output("active:", 30.0), process.output()
+        yield process
+    finally:
+        process.stop()
+
+
 def model_for_tests(tmp_dir: Path) -> Path:
     """The packaged demo model; only if it is missing, a small Sst trained here (< 60 s)."""
     if PACKAGED_MODEL.is_file():

@@ -38,6 +38,7 @@ DECLARATIONS = {
     "torch": ("python3-torch", "torch==2.13.0"),
     "tqdm": ("python3-tqdm", "tqdm"),
     "visualization_msgs": ("visualization_msgs", None),
+    "vision_msgs": ("vision_msgs", None),  # optional at run time: saliency/detections
     "yaml": ("python3-yaml", "pyyaml"),
 }
 NO_ROSDEP_KEY = {"safetensors", "rosbags-image", "onnx"}  # pip lines in the README

@@ -18,7 +18,7 @@ from ros_support import ROOT, RosProcess, colcon_build, local_ros_environment, n
 
 LAUNCH_FILE = ROOT / "launch" / "saliency.launch.py"
 REQUIRED_ARGUMENTS = {"camera_topic", "namespace", "params_file", "model", "backend"}
-REQUIRED_ARGUMENTS |= {"use_sim_time", "device", "input_type"}
+REQUIRED_ARGUMENTS |= {"use_sim_time", "device", "image_transport"}
 
 
 def _arguments_table() -> dict:
@@ -37,6 +37,11 @@ def test_launch_file_compiles_and_declares_the_documented_arguments():
     assert set(_arguments_table()) >= REQUIRED_ARGUMENTS
     assert 'executable="saliency_node"' in source and 'package="skd_ros"' in source
     assert '"config", "saliency.yaml"' in source and (ROOT / "config" / "saliency.yaml").is_file()
+
+
+def test_the_old_argument_name_input_type_is_kept_as_deprecated():
+    description = ast.literal_eval(_arguments_table()["input_type"])[1]
+    assert "deprecated" in description and "image_transport" in description
 
 
 @pytest.fixture(scope="module")

@@ -15,10 +15,9 @@ from ros_support import (
     TARGET_CLIP,
     RosProcess,
     fastdds_segments,
-    model_for_tests,
     new_domain,
-    node_args,
     on_target,
+    running_node,
     wait_until,
 )
 
@@ -61,14 +60,8 @@ def domain():
 
 @pytest.fixture(scope="module")
 def node(tmp_path_factory, domain):
-    model = model_for_tests(tmp_path_factory.mktemp("model"))
-    log = tmp_path_factory.mktemp("node") / "node.log"
-    process = RosProcess("skd_ros.ros.node", node_args(model), domain, log)
-    try:
-        assert process.wait_for_output("active:", 30.0), process.output()
+    with running_node(tmp_path_factory, domain) as process:
         yield process
-    finally:
-        process.stop()
 
 
 def run_replay(args, domain, log, timeout_s=90.0):

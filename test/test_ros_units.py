@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 import yaml
-from ros_support import ROOT, SEGMENT
+from ros_support import ROOT, SEGMENT, local_ros_environment, new_domain
 
 from skd_ros.inference.peaks import REGION_DTYPE, find_regions
 from skd_ros.ros import params
@@ -30,6 +30,7 @@ from skd_ros.ros.stats import NodeStats, Throttle
 messages = pytest.importorskip("skd_ros.ros.messages")
 diagnostics = pytest.importorskip("skd_ros.ros.diagnostics")
 Header = pytest.importorskip("std_msgs.msg").Header
+PointField = pytest.importorskip("sensor_msgs.msg").PointField
 pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 
 CONFIG = ROOT / "config" / "saliency.yaml"
@@ -51,7 +52,7 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 def test_config_file_holds_every_parameter_with_its_default():
     tree = yaml.safe_load(CONFIG.read_text())
     values = _flatten(tree["/**"]["ros__parameters"])
-    assert set(values) == set(params.BY_NAME)
+    assert set(values) == set(params.BY_NAME) - set(params.RENAMED)  # not the deprecated names
     for name, value in values.items():
         default = params.BY_NAME[name].default
         assert value == default and type(value) is type(default), name
@@ -103,6 +104,42 @@ def test_good_values_and_foreign_parameters_pass():
     assert params.check("qos_overrides./image.subscription.depth", 5) is None
 
 
+def test_the_old_name_input_type_is_refused_only_as_image_transport_would_be():
+    assert params.RENAMED == {"input_type": "image_transport"}
+    assert params.check("input_type", "compressed") is None
+    assert "not one of" in params.check("input_type", "jpeg")
+    warning = params.renamed_warning("input_type", "compressed")
+    assert "deprecated" in warning and "image_transport:=compressed" in warning
+    assert "image_transport" in params.usage() and "deprecated" in params.usage()
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ({"input_type": "compressed"}, "compressed"),
+        ({"input_type": "compressed", "image_transport": "raw"}, "raw"),  # the new name wins
+    ],
+)
+def test_a_start_up_value_under_the_old_name_is_used_for_the_new_one(given, expected):
+    rclpy = pytest.importorskip("rclpy")
+    from rclpy.parameter import Parameter
+
+    from skd_ros.ros.node import SaliencyNode
+
+    with local_ros_environment(new_domain()):
+        context = rclpy.Context()
+        rclpy.init(args=[], context=context)
+        try:
+            overrides = [Parameter(name, value=value) for name, value in given.items()]
+            node = SaliencyNode(context=context, parameter_overrides=overrides)
+            try:
+                assert node.get_parameter("image_transport").value == expected
+            finally:
+                node.destroy_node()
+        finally:
+            rclpy.try_shutdown(context=context)
+
+
 def test_descriptors_carry_ranges_and_read_only():
     threshold = params.descriptor(params.BY_NAME["peaks.threshold"])
     assert threshold.floating_point_range[0].to_value == 1.0
@@ -131,10 +168,14 @@ def test_regions_travel_in_a_pointcloud2_and_come_back_unchanged():
     saliency = np.zeros((64, 64), np.float32)
     saliency[10:20, 30:40], saliency[40:50, 5:9] = 0.9, 0.6
     regions = find_regions(saliency, (1280, 720))
+    regions["id"] = (7, 3)
     cloud = messages.regions_cloud(Header(frame_id="cam"), regions)
-    assert (cloud.height, cloud.width, cloud.point_step) == (1, 2, 32)
+    assert (cloud.height, cloud.width, cloud.point_step) == (1, 2, 48)
     assert [f.name for f in cloud.fields] == list(REGION_DTYPE.names)
-    np.testing.assert_array_equal(messages.regions_from_cloud(cloud), regions)
+    types = {f.name: f.datatype for f in cloud.fields}
+    assert types["id"] == PointField.UINT32 and types["bearing_z"] == PointField.FLOAT32
+    assert not cloud.is_dense  # bearings unknown (NaN) without camera_info
+    assert messages.regions_from_cloud(cloud).tobytes() == regions.tobytes()  # NaN != NaN
     empty = messages.regions_cloud(Header(), np.zeros(0, REGION_DTYPE))
     assert len(messages.regions_from_cloud(empty)) == 0
     peak = messages.top_peak(Header(frame_id="cam"), regions)
@@ -144,6 +185,110 @@ def test_regions_travel_in_a_pointcloud2_and_come_back_unchanged():
         (best["u"], best["v"], best["score"])
     )
     assert 30 * 20 <= peak.point.x <= 40 * 20 and peak.point.z == pytest.approx(0.9)
+
+
+def test_regions_read_back_with_numpy_alone_as_the_readme_shows():
+    regions = np.zeros(3, REGION_DTYPE)
+    regions["id"], regions["score"], regions["bearing_z"] = (4, 5, 6), (0.9, 0.5, 0.2), 1.0
+    msg = messages.regions_cloud(Header(), regions)
+    readme = (ROOT / "README.md").read_text()
+    snippet = readme[readme.index("import numpy as np   # works everywhere") :]
+    snippet = snippet[: snippet.index("```")]
+    scope = {"msg": msg}
+    exec(snippet, scope)  # the README's own lines
+    assert scope["regions"]["id"].tolist() == [4, 5, 6]
+    assert scope["best"]["score"] == pytest.approx(0.9)
+
+
+def test_cloud_of_another_layout_is_refused_naming_its_fields():
+    cloud = messages.regions_cloud(Header(), np.zeros(1, REGION_DTYPE))
+    fields = list(cloud.fields)
+    fields[8] = PointField(name="id", offset=32, datatype=PointField.FLOAT32, count=1)
+    cloud.fields = fields  # an id written as a float
+    with pytest.raises(ValueError, match="not a saliency regions cloud"):
+        messages.regions_from_cloud(cloud)
+
+
+def test_detections_carry_each_region_box_score_and_id():
+    if messages.Detection2DArray is None:
+        pytest.skip(messages.DETECTIONS_MISSING)
+    regions = np.zeros(2, REGION_DTYPE)
+    regions["x_min"], regions["y_min"] = (10, 100), (0, 50)
+    regions["x_max"], regions["y_max"] = (50, 300), (40, 200)
+    regions["score"], regions["id"] = (0.8, 0.4), (12, 13)
+    array = messages.detections(Header(frame_id="cam"), regions)
+    assert array.header.frame_id == "cam" and len(array.detections) == 2
+    first = array.detections[0]
+    assert first.id == "12" and first.header.frame_id == "cam"
+    assert (first.bbox.center.position.x, first.bbox.center.position.y) == (30.0, 20.0)
+    assert (first.bbox.size_x, first.bbox.size_y) == (40.0, 40.0)
+    (hypothesis,) = first.results
+    assert hypothesis.hypothesis.class_id == "salient"
+    assert hypothesis.hypothesis.score == pytest.approx(0.8)
+
+
+def _camera_info_msg(width=1280, height=720, **fields):
+    from sensor_msgs.msg import CameraInfo
+
+    msg = CameraInfo(width=width, height=height, distortion_model="plumb_bob")
+    msg.k = [900.0, 0.0, 640.0, 0.0, 905.0, 360.0, 0.0, 0.0, 1.0]
+    msg.p = [900.0, 0.0, 640.0, 0.0, 0.0, 905.0, 360.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    msg.d = [-0.2, 0.05, 0.0, 0.0, 0.0]
+    for name, value in fields.items():
+        setattr(msg, name, value)
+    return msg
+
+
+def test_camera_info_becomes_a_camera_and_the_maps_camera_info_is_scaled():
+    camera = messages.camera_from_info(_camera_info_msg())
+    assert camera.size == (1280, 720) and camera.model == "plumb_bob"
+    small = messages.camera_info(Header(frame_id="cam"), camera.scaled(64, 64))
+    assert (small.width, small.height, small.header.frame_id) == (64, 64, "cam")
+    assert small.k[0] == pytest.approx(900.0 * 64 / 1280)
+    assert small.k[5] == pytest.approx((360.0 + 0.5) * 64 / 720 - 0.5)
+    assert small.p[2] == pytest.approx(small.k[2]) and list(small.d) == list(camera.d)
+    assert list(small.r) == [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]
+    again = messages.camera_from_info(small)  # a standard consumer reads it back the same
+    np.testing.assert_allclose(again.k, camera.scaled(64, 64).k)
+
+
+def test_an_uncalibrated_camera_info_is_refused_with_the_reason():
+    from skd_ros.geometry import CalibrationError
+
+    with pytest.raises(CalibrationError, match="not calibrated"):
+        messages.camera_from_info(_camera_info_msg(k=[0.0] * 9))
+
+
+def test_camera_info_is_matched_by_stamp_else_the_latest_and_refused_for_another_size():
+    from skd_ros.ros.camera_info import SIZE_MISMATCH, UNUSABLE, CameraInfoInput
+
+    infos = CameraInfoInput("/drone/cam/image_raw")
+    msg_type, topic, _, deliver = infos.subscription
+    assert (msg_type.__name__, topic) == ("CameraInfo", "/drone/cam/camera_info")
+    assert infos.for_frame(5, (1280, 720)) == (None, ())  # nothing received: as without it
+    for stamp, width in ((5, 1280), (6, 640)):
+        msg = _camera_info_msg(width=width, height=720)
+        msg.header.stamp.nanosec = stamp
+        deliver(msg)
+    camera, refused = infos.for_frame(5, (1280, 720))  # its own stamp, not the latest
+    assert camera.size == (1280, 720) and refused == ()
+    camera, (cause, text) = infos.for_frame(7, (1280, 720))  # no such stamp: the latest
+    assert camera is None and cause == SIZE_MISMATCH
+    assert "describes 640x720 images but the frame is 1280x720" in text
+    deliver(_camera_info_msg(d=[0.0] * 100_000))  # refused before any copy of it
+    assert infos.for_frame(0, (1280, 720))[1][0] == UNUSABLE
+
+
+def test_markers_with_the_intrinsics_lie_on_each_corners_ray():
+    camera = messages.camera_from_info(_camera_info_msg(d=[]))
+    regions = np.zeros(1, REGION_DTYPE)
+    regions["x_min"], regions["y_min"], regions["x_max"], regions["y_max"] = 0.5, 0.5, 640.5, 360.5
+    regions["id"] = 9
+    array = messages.region_markers(Header(), regions, (1280, 720), 2.0, 0.001, camera)
+    corner, centre = array.markers[1].points[0], array.markers[1].points[2]
+    assert (corner.x, corner.y, corner.z) == pytest.approx((-640 / 900 * 2, -360 / 905 * 2, 2.0))
+    assert (centre.x, centre.y) == pytest.approx((0.0, 0.0), abs=1e-9)  # the principal point
+    assert array.markers[2].text.startswith("#9 ")
 
 
 def test_markers_clear_then_draw_each_box_on_the_picture_plane():

@@ -125,6 +125,8 @@ def test_every_frame_gets_a_map_with_its_header_and_peaks_on_the_targets(probe, 
         assert (saliency.width, saliency.height, saliency.encoding) == (64, 64, "mono8")
         assert len(output.regions) <= 10
         assert np.all(np.diff(output.regions["score"]) <= 0)  # sorted, best first
+        assert np.all(output.regions["id"] >= 1)  # tracked
+        assert np.isnan(output.regions["bearing_x"]).all()  # no camera_info: no bearings
         if len(output.regions):
             hits += on_target(output.regions[0], frame.saliency)
             region = output.regions[0]
@@ -302,7 +304,7 @@ def test_many_lifecycle_requests_at_once_are_all_answered(node, probe):
 def test_compressed_input_after_reactivation_and_corrupt_or_hostile_jpeg_is_skipped(
     node, probe, clip, stamps
 ):
-    (result,) = probe.set_parameters({"input_type": "compressed"})
+    (result,) = probe.set_parameters({"image_transport": "compressed"})
     assert result.successful
     assert probe.change_state("deactivate") and probe.change_state("activate")
     try:
@@ -330,6 +332,26 @@ def test_compressed_input_after_reactivation_and_corrupt_or_hostile_jpeg_is_skip
         assert node.wait_for_output("corrupt compressed data", 5.0)
         assert node.wait_for_output("declares 32768x32768 pixels", 5.0)
         assert node.wait_for_output("too many JPEG scans: 1010 scans", 5.0)
+    finally:
+        probe.set_parameters({"image_transport": "raw"})
+        assert probe.change_state("deactivate") and probe.change_state("activate")
+
+
+def test_the_old_parameter_name_input_type_still_works_with_a_deprecation_warning(
+    node, probe, clip, stamps
+):
+    (result,) = probe.set_parameters({"input_type": "compressed"})
+    assert result.successful
+    try:
+        assert probe.change_state("deactivate") and probe.change_state("activate")
+        assert wait_until(lambda: probe.compressed_publisher.get_subscription_count() > 0, 10.0)
+        time.sleep(0.2)
+        msg = sensor_msgs.CompressedImage(format="jpeg")
+        set_stamp(msg, stamps())
+        msg.data = array.array("B", cv2.imencode(".jpg", clip[9].image)[1].tobytes())
+        assert probe.send(msg) is not None, node.output()
+        line = next(x for x in node.output().splitlines() if "input_type is deprecated" in x)
+        assert "use image_transport" in line and "image_transport:=compressed" in line
     finally:
         probe.set_parameters({"input_type": "raw"})
         assert probe.change_state("deactivate") and probe.change_state("activate")
@@ -565,13 +587,13 @@ def test_a_refused_activation_stays_inactive_and_a_fresh_configure_does_not_dupl
     try:
         with local_ros_environment(domain), SaliencyProbe() as client:
             assert client.wait_for_node(START_TIMEOUT_S), process.output()
-            assert client.set_parameters({"input_type": "compressed"})[0].successful
+            assert client.set_parameters({"image_transport": "compressed"})[0].successful
             assert client.change_state("deactivate")
             assert not client.change_state("activate")  # the bogus QoS override is refused
             assert client.state() == "inactive", process.output()
             assert "compressed.subscription.*: Unexpected QoS override" in process.output()
             assert "Traceback" not in process.output()
-            assert client.set_parameters({"input_type": "raw"})[0].successful
+            assert client.set_parameters({"image_transport": "raw"})[0].successful
             assert client.change_state("activate")
             for transition in ("deactivate", "cleanup", "configure", "activate"):
                 assert client.change_state(transition), (transition, process.output())

@@ -2,7 +2,8 @@
 
 Runs the node's own per-frame path in this process, without transport: validate and wrap
 the message (`camera_frame`), reduce it to the model input (R, straight from the message
-buffer), Sst with the previous frame, peak regions, and the output messages. Only the
+buffer), Sst with the previous frame, peak regions with their track ids and bearings (a
+calibrated camera), and the output messages. Only the
 reduction should grow with the camera; everything after it works at model resolution.
 """
 
@@ -12,8 +13,10 @@ import cv2
 import numpy as np
 
 from skd_ros.bench.timing import time_call
+from skd_ros.geometry import Camera, add_bearings
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.peaks import find_regions
+from skd_ros.inference.tracking import RegionTracker
 
 CAMERAS = ((640, 480), (1280, 720), (1920, 1080), (3840, 2160))
 
@@ -35,10 +38,12 @@ def _camera_row(stream: SaliencyStream, width: int, height: int, repeats: int) -
     frame = camera_frame(msg)
     side = stream.engine.resolution
     model_input = frame.model_input(side)
+    tracker, camera = RegionTracker(), _camera(width, height)
 
     def rest() -> object:
         result = stream.step(model_input, 1, frame.frame_format)
         regions = find_regions(result.saliency, (width, height))
+        add_bearings(tracker.update(regions, 1), camera)
         messages.saliency_image(msg.header, result.saliency, "mono8", None)
         return messages.regions_cloud(msg.header, regions)
 
@@ -51,3 +56,10 @@ def _camera_row(stream: SaliencyStream, width: int, height: int, repeats: int) -
         "rest_ms": rest_ms,
         "total_ms": reduce_ms + rest_ms,
     }
+
+
+def _camera(width: int, height: int) -> Camera:
+    """A calibrated camera (90 degrees across, some barrel distortion) of this size."""
+    focal = width / 2
+    k = [[focal, 0, width / 2], [0, focal, height / 2], [0, 0, 1]]
+    return Camera.from_calibration(width, height, k, [-0.2, 0.05, 0, 0, 0], "plumb_bob")

@@ -113,6 +113,7 @@ class Frame:
     index: int  # 0-based frame number in the clip
     labels: list[str] = field(default_factory=list)  # AVS1K category of each box
     camera: np.ndarray = field(default_factory=lambda: np.eye(2, 3))  # 2x3 world -> frame
+    identities: list[int] = field(default_factory=list)  # each box's target, same every frame
 
 
 def video_name(spec: ClipSpec) -> str:
@@ -458,15 +459,17 @@ class _Scene:
             if target.kind != "building":
                 _draw_mover(image, target, matrix, self.shadow, self.unit)
         saliency = np.zeros((spec.height, spec.width), np.float32)
-        boxes = []
-        for target in self.targets:
+        boxes, identities = [], []
+        for identity, target in enumerate(self.targets):
             box = _add_target(saliency, target, matrix)
             if box is not None:
                 boxes.append(box)
+                identities.append(identity)
         np.minimum(saliency, 1.0, out=saliency)
         gain = 1.0 + self.rng.normal(0, 0.012)  # a little exposure flicker
         cv2.convertScaleAbs(image, image, alpha=gain)
-        return Frame(image, saliency, boxes, index, [spec.category] * len(boxes), matrix)
+        labels = [spec.category] * len(boxes)
+        return Frame(image, saliency, boxes, index, labels, matrix, identities)
 
 
 def _draw_mover(image, target: _Target, matrix, shadow: np.ndarray, unit: float) -> None:

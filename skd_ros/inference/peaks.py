@@ -13,9 +13,11 @@ peak score, boxes overlapping a higher-scoring box by more than `nms_iou` are su
 Everything is vectorised (OpenCV labelling, NumPy bincounts over the foreground pixels); a
 64x64 map takes a few tens of microseconds (`python -m skd_ros.inference.peaks` measures it).
 
-The result is a NumPy structured array of `REGION_DTYPE` (little-endian float32 fields), so the
+The result is a NumPy structured array of `REGION_DTYPE` (little-endian 4-byte fields), so the
 node can publish it as the payload of a `sensor_msgs/PointCloud2` without copying field by
-field.
+field. Two groups of its fields are filled later, by the node: `id` (0 here) by
+`skd_ros.inference.tracking`, the bearing (NaN here) by `skd_ros.geometry` when the camera's
+intrinsics are known.
 """
 
 from __future__ import annotations
@@ -23,8 +25,12 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-REGION_FIELDS = ("x_min", "y_min", "x_max", "y_max", "u", "v", "score", "mass")
-REGION_DTYPE = np.dtype([(name, "<f4") for name in REGION_FIELDS])
+MEASURED_FIELDS = ("x_min", "y_min", "x_max", "y_max", "u", "v", "score", "mass")
+BEARING_FIELDS = ("bearing_x", "bearing_y", "bearing_z")
+REGION_FIELDS = (*MEASURED_FIELDS, "id", *BEARING_FIELDS)
+REGION_DTYPE = np.dtype(
+    [(name, "<u4" if name == "id" else "<f4") for name in REGION_FIELDS]  # all 4 bytes
+)
 
 
 def find_regions(
@@ -41,7 +47,9 @@ def find_regions(
     `x_min, y_min, x_max, y_max`: the box (x_max, y_max are the exclusive far edges, so a
     region covering the whole map is (0, 0, W, H)); `u, v`: saliency-weighted centroid;
     `score`: highest map value in the region; `mass`: the region's sum of map values divided
-    by the whole map's sum (0 for an all-zero map).
+    by the whole map's sum (0 for an all-zero map); `id` 0 and the bearing NaN (not known here).
+    Coordinates are continuous: (0, 0) is the top-left corner of the image, so the centre of
+    its first pixel is (0.5, 0.5).
     """
     _check(saliency, image_size, threshold, max_regions, nms_iou, relative)
     level = max(threshold, relative * float(saliency.max()))
@@ -52,12 +60,30 @@ def find_regions(
     columns = _measure(saliency, labels, stats, count, image_size)
     order = np.argsort(-columns[:, SCORE], kind="stable")
     kept = _suppress(columns[order, :4], nms_iou, max_regions)
-    regions = np.empty(len(kept), REGION_DTYPE)
-    regions.view(np.float32).reshape(len(kept), len(REGION_FIELDS))[:] = columns[order[kept]]
+    return _as_regions(columns[order[kept]])
+
+
+SCORE = MEASURED_FIELDS.index("score")
+BEARING = slice(REGION_FIELDS.index("bearing_x"), REGION_FIELDS.index("bearing_z") + 1)
+
+
+BOX = slice(0, 4)  # x_min, y_min, x_max, y_max
+CENTROID = slice(4, 6)  # u, v
+
+
+def float_columns(regions: np.ndarray) -> np.ndarray:
+    """A writable (n, 12) float32 view of REGION_DTYPE regions, one column per field: one
+    view instead of a copy per field. Use the float fields only (the `id` column is not)."""
+    return regions.view(np.float32).reshape(len(regions), len(REGION_FIELDS))
+
+
+def _as_regions(columns: np.ndarray) -> np.ndarray:
+    """(n, 8) measured columns as regions: id 0 (untracked), bearing NaN (no camera model)."""
+    regions = np.zeros(len(columns), REGION_DTYPE)
+    flat = float_columns(regions)
+    flat[:, : len(MEASURED_FIELDS)] = columns
+    flat[:, BEARING] = np.nan
     return regions
-
-
-SCORE = REGION_FIELDS.index("score")
 
 
 def _measure(
@@ -67,7 +93,7 @@ def _measure(
     count: int,
     image_size: tuple[int, int],
 ) -> np.ndarray:
-    """(n, 8) float64 columns in REGION_FIELDS order for components 1..count-1."""
+    """(n, 8) float64 columns in MEASURED_FIELDS order for components 1..count-1."""
     height, width = saliency.shape
     scale = np.array([image_size[0] / width, image_size[1] / height])
     foreground = np.flatnonzero(labels)
@@ -87,7 +113,7 @@ def _measure(
     left, top = stats[1:, cv2.CC_STAT_LEFT], stats[1:, cv2.CC_STAT_TOP]
     right = left + stats[1:, cv2.CC_STAT_WIDTH]
     bottom = top + stats[1:, cv2.CC_STAT_HEIGHT]
-    columns = np.empty((n, len(REGION_FIELDS)))
+    columns = np.empty((n, len(MEASURED_FIELDS)))
     columns[:, 0:4] = np.stack([left, top, right, bottom], axis=1) * np.tile(scale, 2)
     columns[:, 4] = (cx + 0.5) * scale[0]
     columns[:, 5] = (cy + 0.5) * scale[1]

@@ -9,9 +9,12 @@ works; a missing or broken model then stops start-up with a message naming the f
 Threads: the camera subscription has its own small node and receiving thread
 (`skd_ros.ros.camera_input`, `<name>_camera_input`); its callback checks the frame and
 reduces it with R (while the pixels are in cache) and puts the result in a one-frame
-mailbox (`LatestSlot`); a worker thread takes the newest one, runs Sst with the previous
-frame, finds the peaks and publishes. Frames replaced in the mailbox are counted
-as dropped. The main executor serves the lifecycle and parameter services and the timers.
+mailbox (`LatestSlot`); the same thread takes the camera's camera_info
+(`skd_ros.ros.camera_info`). A worker thread takes the newest frame, runs Sst with the
+previous frame, finds the peaks, gives them track ids (`skd_ros.inference.tracking`) and,
+with a camera_info, bearings (`skd_ros.geometry`), and publishes. Frames replaced in the
+mailbox are counted as dropped. The main executor serves the lifecycle and parameter services
+and the timers.
 The inference core is `skd_ros.inference` (no rclpy there).
 
 Run: `ros2 run skd_ros saliency_node --ros-args -r image:=/camera/image_raw` or
@@ -43,15 +46,18 @@ from rclpy.qos import (
     QoSProfile,
     ReliabilityPolicy,
 )
-from sensor_msgs.msg import CompressedImage, Image, PointCloud2
+from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
 from visualization_msgs.msg import MarkerArray
 
+from skd_ros.geometry import Camera, add_bearings
 from skd_ros.images.messages import CameraFrame, MalformedImage, camera_frame
 from skd_ros.inference.draw import overlay_with_regions
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.pairing import FIRST_FRAME
 from skd_ros.inference.peaks import find_regions
+from skd_ros.inference.tracking import RegionTracker
 from skd_ros.ros import messages, params
+from skd_ros.ros.camera_info import CameraInfoInput
 from skd_ros.ros.camera_input import CameraInput
 from skd_ros.ros.diagnostics import (
     PROCESSING_ERROR,
@@ -136,7 +142,8 @@ def _transition(callback):
 
 
 class SaliencyNode(LifecycleNode):
-    """Lifecycle node: `saliency`, `saliency/peaks`, `saliency/peak`, markers, overlay, status."""
+    """Lifecycle node: `saliency` (+ camera_info), `saliency/peaks`, `saliency/detections`,
+    `saliency/peak`, markers, overlay, status."""
 
     def __init__(self, **kwargs) -> None:
         super().__init__(NODE_NAME, enable_communication_interface=False, **kwargs)
@@ -148,6 +155,8 @@ class SaliencyNode(LifecycleNode):
         self._stream: SaliencyStream | None = None
         self._outputs: dict[str, object] = {}
         self._subscription = None
+        self._camera_infos: CameraInfoInput | None = None
+        self._tracker = RegionTracker()
         self._input_topic = ""
         self._node_timers: list = []
         self._diagnostics_pub = None
@@ -161,9 +170,11 @@ class SaliencyNode(LifecycleNode):
         self.add_on_set_parameters_callback(self._check_parameters)
         self._declare_parameters()
         self._declared = True
-        # rclpy >= 3.7 (Iron) calls back once values are set; Humble's has only the check
+        self._adopt_renamed_parameters()
+        # rclpy >= 3.7 (Iron) has pre- and post-set callbacks; Humble's has only the check
         self._post_set = hasattr(self, "add_post_set_parameters_callback")
         if self._post_set:
+            self.add_pre_set_parameters_callback(self._renamed_parameters)
             self.add_post_set_parameters_callback(self._apply_parameters)
         self.settings = params.Settings.from_values(self._values())
         self._throttle = Throttle(self.settings.warn_throttle_s)
@@ -184,12 +195,40 @@ class SaliencyNode(LifecycleNode):
             except (InvalidParameterTypeException, InvalidParameterValueException) as error:
                 raise params.StartupError(spec, error) from None
 
+    def _adopt_renamed_parameters(self) -> None:
+        """A start-up value under a deprecated name (input_type) is used for its new name
+        (image_transport), with a warning; a value given under the new name wins."""
+        given = getattr(self, "_parameter_overrides", {})  # rclpy keeps them only privately
+        for old, new in params.RENAMED.items():
+            value = self.get_parameter(old).value
+            if value == params.BY_NAME[old].default:
+                continue
+            if new in given and given[new].value != value:
+                self.get_logger().warning(
+                    f"parameter {old} is deprecated: use {new}; {old}:={value} is ignored, "
+                    f"{new}:={given[new].value} is given too"
+                )
+                continue
+            self.get_logger().warning(params.renamed_warning(old, value))
+            self.set_parameters([Parameter(new, value=value)])
+
+    def _renamed_parameters(self, changes: list[Parameter]) -> list[Parameter]:
+        """At run time, a value set under a deprecated name is set under its new one too."""
+        names = {change.name for change in changes}
+        extra = []
+        for change in changes:
+            new = params.RENAMED.get(change.name)
+            if new and change.value and new not in names:
+                self.get_logger().warning(params.renamed_warning(change.name, change.value))
+                extra.append(Parameter(new, value=change.value))
+        return changes + extra
+
     def _unknown_overrides(self, qos: bool) -> list[str]:
         """Start-up values (-p, params file) for names never declared: typos, else silent.
         `qos_overrides.*` (`qos`) are declared with the publishers and the subscription, so
         they can be checked only once the node is active."""
         given = getattr(self, "_parameter_overrides", {})  # rclpy keeps them only privately
-        image = self.resolve_topic_name("image")  # raw or compressed: input_type may change
+        image = self.resolve_topic_name("image")  # raw or compressed: image_transport may change
         inputs = tuple(f"qos_overrides.{t}.subscription." for t in (image, f"{image}/compressed"))
         return sorted(
             name
@@ -282,7 +321,12 @@ class SaliencyNode(LifecycleNode):
             ("peak", PointStamped, "saliency/peak", True),
             ("markers", MarkerArray, "saliency/markers", False),
             ("overlay", Image, "saliency/overlay", False),
+            ("camera_info", CameraInfo, "saliency/camera_info", False),
         )
+        if messages.Detection2DArray is not None:
+            outputs += (("detections", messages.Detection2DArray, "saliency/detections", True),)
+        else:
+            self.get_logger().info(messages.DETECTIONS_MISSING)
         for key, msg_type, topic, overridable in outputs:  # one by one: _release frees them
             extra = overrides if overridable else {}
             with explained(self.resolve_topic_name(topic), "publisher"):
@@ -293,7 +337,7 @@ class SaliencyNode(LifecycleNode):
 
     @_transition
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        compressed = self.get_parameter("input_type").value == "compressed"
+        compressed = self.get_parameter("image_transport").value == "compressed"
         topic = self.resolve_topic_name("image") + ("/compressed" if compressed else "")
         try:
             qos = overridden_qos(self, topic, INPUT_QOS)
@@ -303,6 +347,7 @@ class SaliencyNode(LifecycleNode):
         result = super().on_activate(state)
         self._stream.reset()
         self._slot.clear()
+        self._camera_infos = CameraInfoInput(self.resolve_topic_name("image"))
         self._subscribe(topic, CompressedImage if compressed else Image, qos)
         self._stop.clear()
         self._worker = threading.Thread(target=self._work, name="saliency-worker", daemon=True)
@@ -318,7 +363,8 @@ class SaliencyNode(LifecycleNode):
             self.get_logger().warning(
                 f"ignored QoS override(s) that match no topic and policy of this node: "
                 f"{', '.join(unknown)} (overridable: reliability, history, depth of the input "
-                "and of saliency, saliency/peaks, saliency/peak; README, 'QoS')"
+                "and of saliency, saliency/peaks, saliency/detections, saliency/peak; README, "
+                "'QoS')"
             )
         self._qos_overrides_checked = True
         return result
@@ -330,7 +376,14 @@ class SaliencyNode(LifecycleNode):
         )
         self._input_topic = topic
         self._subscription = CameraInput(
-            self, topic, msg_type, qos, self._on_image, events, on_unreadable=self._on_unreadable
+            self,
+            topic,
+            msg_type,
+            qos,
+            self._on_image,
+            events,
+            on_unreadable=self._on_unreadable,
+            also=(self._camera_infos.subscription,),
         )
 
     @_transition
@@ -373,6 +426,7 @@ class SaliencyNode(LifecycleNode):
         if self._subscription is not None:
             self._subscription.close()
             self._subscription = None
+        self._camera_infos = None  # unsubscribed with the camera input
         if self._hint_timer is not None:
             self.destroy_timer(self._hint_timer)
             self._hint_timer = None
@@ -498,11 +552,33 @@ class SaliencyNode(LifecycleNode):
             nms_iou=settings.nms_iou,
             relative=settings.relative_threshold,
         )
-        self._publish(msg.header, frame, result.saliency, regions, settings)
+        camera = self._track_and_locate(regions, stamp, size, result.reset is not None, settings)
+        self._publish(msg.header, frame, result.saliency, regions, settings, camera)
         cpu_ns = item.receive_cpu_ns + time.thread_time_ns() - cpu_start
         self.stats.frame_published(item.received_ns, time.monotonic_ns(), cpu_ns)
 
-    def _publish(self, header, frame, saliency, regions, settings: params.Settings) -> None:
+    def _track_and_locate(self, regions, stamp, size, restarted: bool, settings) -> Camera | None:
+        """Give the regions their track ids (the tracks restart with the frame pair) and,
+        when the frame's camera_info is known, their bearings; returns that camera."""
+        tracker = self._tracker
+        if restarted:
+            tracker.reset()
+        tracker.max_age_s = settings.tracking_max_age_s
+        tracker.max_shift = settings.tracking_max_shift
+        stamp_ns = stamp.sec * 1_000_000_000 + stamp.nanosec
+        tracker.update(regions, stamp_ns)
+        camera, refused, infos = None, (), self._camera_infos  # deactivate may clear it
+        if infos is not None:
+            camera, refused = infos.for_frame(stamp_ns, size)
+        if refused:
+            self._warn(*refused)
+        if camera is not None:
+            add_bearings(regions, camera)
+        return camera
+
+    def _publish(
+        self, header, frame, saliency, regions, settings: params.Settings, camera=None
+    ) -> None:
         """Build and publish each output that has a subscriber (`ros2 bag record` counts)."""
         size = (frame.width, frame.height)
         out_size = size if settings.output_resolution == "input" else None
@@ -511,8 +587,15 @@ class SaliencyNode(LifecycleNode):
             outputs["saliency"].publish(
                 messages.saliency_image(header, saliency, settings.output_encoding, out_size)
             )
+        if camera is not None and _listened(outputs["camera_info"]):
+            map_size = out_size or (saliency.shape[1], saliency.shape[0])
+            outputs["camera_info"].publish(
+                messages.camera_info(header, scaled_camera(camera, *map_size))
+            )
         if _listened(outputs["peaks"]):
             outputs["peaks"].publish(messages.regions_cloud(header, regions))
+        if "detections" in outputs and _listened(outputs["detections"]):
+            outputs["detections"].publish(messages.detections(header, regions))
         if len(regions) and _listened(outputs["peak"]):
             outputs["peak"].publish(messages.top_peak(header, regions))
         if settings.markers and _listened(outputs["markers"]):
@@ -523,6 +606,7 @@ class SaliencyNode(LifecycleNode):
                     size,
                     settings.markers_depth_m,
                     settings.markers_metres_per_pixel,
+                    camera,
                 )
             )
         if settings.overlay and _listened(outputs["overlay"]):
@@ -599,6 +683,12 @@ class SaliencyNode(LifecycleNode):
             f"--ros-args -p qos_overrides.{self._input_topic}.subscription.reliability:="
             "best_effort, or change the camera's"
         )
+
+
+@functools.lru_cache(maxsize=4)
+def scaled_camera(camera: Camera, width: int, height: int) -> Camera:
+    """The camera of the saliency map: computed once per camera and map size."""
+    return camera.scaled(width, height)
 
 
 def _named(error: Exception) -> str:

@@ -29,6 +29,7 @@ class Spec:
     limits: tuple[float, float] | None = None  # inclusive range for int and float
     choices: tuple[str, ...] | None = None
     applies: str = "runtime"
+    renamed_to: str | None = None  # a deprecated old name: its value is used for this one
 
     @property
     def read_only(self) -> bool:
@@ -60,12 +61,21 @@ SPECS: tuple[Spec, ...] = (
     Spec("device", "cpu", "cpu or cuda", choices=("cpu", "cuda"), applies="configure"),
     Spec("threads", 1, "inference threads", limits=(1, 64), applies="configure"),
     Spec(
-        "input_type",
+        "image_transport",
         "raw",
         "raw: sensor_msgs/Image on `image`; compressed: sensor_msgs/CompressedImage (JPEG or "
-        "PNG) on `<image>/compressed` (the image_transport name)",
+        "PNG) on `<image>/compressed` (image_transport's transport names)",
         choices=("raw", "compressed"),
         applies="activate",
+    ),
+    Spec(
+        "input_type",
+        "",
+        "deprecated, removed in the next release: the old name of image_transport (a value "
+        "given here is used for image_transport, with a warning)",
+        choices=("", "raw", "compressed"),
+        applies="activate",
+        renamed_to="image_transport",
     ),
     Spec(
         "max_gap_s",
@@ -106,6 +116,20 @@ SPECS: tuple[Spec, ...] = (
         "a region whose box overlaps a better one by more than this IoU is dropped",
         limits=(0.0, 1.0),
     ),
+    Spec(
+        "tracking.max_age_s",
+        0.5,
+        "a region's id survives this long (stamp time) without the region, so a target missed "
+        "for a frame or two keeps its id",
+        limits=(0.0, 3600.0),
+    ),
+    Spec(
+        "tracking.max_shift",
+        1.0,
+        "a region farther than this many box sizes from a track's predicted box, and not "
+        "overlapping it, is not that track's target (it gets a new id)",
+        limits=(0.0, 100.0),
+    ),
     Spec("markers.enabled", False, "publish saliency/markers (MarkerArray) for RViz"),
     Spec(
         "markers.depth_m",
@@ -116,7 +140,8 @@ SPECS: tuple[Spec, ...] = (
     Spec(
         "markers.metres_per_pixel",
         0.001,
-        "size of one image pixel on the marker picture plane, metres",
+        "size of one image pixel on the marker picture plane, metres (without camera_info: "
+        "with it, the markers are placed by the camera's intrinsics)",
         limits=(1e-6, 1.0),
     ),
     Spec("overlay.enabled", False, "publish saliency/overlay: the frame with map and boxes"),
@@ -144,6 +169,16 @@ SPECS: tuple[Spec, ...] = (
     ),
 )
 BY_NAME = {spec.name: spec for spec in SPECS}
+RENAMED = {spec.name: spec.renamed_to for spec in SPECS if spec.renamed_to}
+
+
+def renamed_warning(old: str, value: Value) -> str:
+    """The deprecation warning for a value given under a parameter's old name."""
+    new = RENAMED[old]
+    return (
+        f"parameter {old} is deprecated and will be removed in the next release: use {new} "
+        f"(ROS's image_transport name); {old}:={value} is applied as {new}:={value}"
+    )
 
 
 class StartupError(ValueError):
@@ -223,6 +258,8 @@ class Settings:
     relative_threshold: float
     max_regions: int
     nms_iou: float
+    tracking_max_age_s: float
+    tracking_max_shift: float
     markers: bool
     markers_depth_m: float
     markers_metres_per_pixel: float
@@ -240,6 +277,8 @@ class Settings:
             relative_threshold=float(values["peaks.relative_threshold"]),
             max_regions=int(values["peaks.max_regions"]),
             nms_iou=float(values["peaks.nms_iou"]),
+            tracking_max_age_s=float(values["tracking.max_age_s"]),
+            tracking_max_shift=float(values["tracking.max_shift"]),
             markers=bool(values["markers.enabled"]),
             markers_depth_m=float(values["markers.depth_m"]),
             markers_metres_per_pixel=float(values["markers.metres_per_pixel"]),
@@ -257,7 +296,9 @@ def usage() -> str:
         "[-p <parameter>:=<value> ...] [--params-file <yaml>]",
         "",
         "Subscribes `image` (sensor_msgs/Image, or <image>/compressed with "
-        "input_type:=compressed) and publishes `saliency`, `saliency/peaks`, `saliency/peak`,",
+        "image_transport:=compressed) and its sibling `camera_info` and publishes `saliency`,",
+        "`saliency/camera_info`, `saliency/peaks`, `saliency/detections` (with vision_msgs), "
+        "`saliency/peak`,",
         '`saliency/markers`, `saliency/overlay` and /diagnostics (README: "The saliency node").',
         "",
         "parameters (default; when a change applies):",
