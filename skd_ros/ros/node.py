@@ -167,12 +167,12 @@ class SaliencyNode(LifecycleNode):
         self.state = "unconfigured"
         # checked before declaring: start-up values (-p, params file) get the same checks
         self._declared = False
+        # rclpy >= 3.7 (Iron) has pre- and post-set callbacks; Humble's has only the check
+        self._post_set = hasattr(self, "add_post_set_parameters_callback")
         self.add_on_set_parameters_callback(self._check_parameters)
         self._declare_parameters()
         self._declared = True
         self._adopt_renamed_parameters()
-        # rclpy >= 3.7 (Iron) has pre- and post-set callbacks; Humble's has only the check
-        self._post_set = hasattr(self, "add_post_set_parameters_callback")
         if self._post_set:
             self.add_pre_set_parameters_callback(self._renamed_parameters)
             self.add_post_set_parameters_callback(self._apply_parameters)
