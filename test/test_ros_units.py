@@ -331,6 +331,33 @@ def test_stats_count_rates_latency_drops_rejections():
     assert message == "2 frame(s) lost in transport"
 
 
+def _camera(stats, period_ms, work_ms, frames=30, burst=1):
+    """Feed `stats` a camera at 1000/period_ms Hz whose frames come `burst` at a time."""
+    now = 0
+    for number in range(frames):
+        replaced = number % burst != 0  # a frame of a burst replaces the one before it
+        stats.frame_received(now, replaced_older=replaced)
+        if not replaced or number % burst == burst - 1:
+            stats.frame_published(now, now + int(work_ms * 1e6), int(work_ms * 1e6))
+        now += int(period_ms * 1e6) if number % burst == burst - 1 else 1_000
+    return stats.snapshot(now)
+
+
+def test_dropped_frames_are_blamed_on_bursts_or_speed_as_the_numbers_say():
+    # 30 Hz in bursts of 3, 2.5 ms of work a frame: the node has time to spare
+    bursts = _camera(NodeStats(), period_ms=100.0, work_ms=2.5, burst=3)
+    _, message = diagnostics.status_level(bursts, None, "active")
+    assert "dropped (frames arrive in bursts: processing takes 2.5 ms" in message, message
+    assert "slower than input" not in message
+    # a steady 30 Hz camera and 40 ms of work a frame: the node is too slow
+    slow = NodeStats()
+    for number in range(30):
+        slow.frame_received(number * 33_000_000, replaced_older=number % 2 == 1)
+        slow.frame_published(0, 1, 40_000_000)
+    _, message = diagnostics.status_level(slow.snapshot(30 * 33_000_000), None, "active")
+    assert "dropped (inference slower than input: 40.0 ms per frame against a 33" in message
+
+
 def test_frames_failing_in_processing_are_an_error_not_a_malformed_input():
     stats = NodeStats()
     stats.frame_received(0, replaced_older=False)

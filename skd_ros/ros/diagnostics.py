@@ -68,6 +68,30 @@ UNDELIVERED_HINT = (
 )
 
 
+# below this share of the input period spent processing, drops come from bursts, not speed
+BUSY_SHARE = 0.7
+
+
+def drop_cause(snapshot: Snapshot) -> str:
+    """Why frames were replaced before the worker got to them, as the numbers say: the work
+    per frame against the input period (a steady camera at 30 Hz leaves 33 ms a frame)."""
+    work_ms = max(snapshot.cpu_ms.get("p50", 0.0), 0.0)
+    if snapshot.input_hz <= 0 or work_ms <= 0:
+        return "a newer frame arrived before the last was processed"
+    period_ms = 1000.0 / snapshot.input_hz
+    if work_ms < BUSY_SHARE * period_ms:
+        return (
+            f"frames arrive in bursts: processing takes {work_ms:.1f} ms of the "
+            f"{period_ms:.1f} ms input period, so frames arriving closer together than that "
+            "replace each other (a driver or transport batching frames, replay faster than "
+            "recorded); only the newest of a burst is processed"
+        )
+    return (
+        f"inference slower than input: {work_ms:.1f} ms per frame against a "
+        f"{period_ms:.1f} ms input period (lower the camera rate, or set `threads`)"
+    )
+
+
 def status_level(current: Snapshot, previous: Snapshot | None, state: str) -> tuple[bytes, str]:
     """(level, message) for a snapshot, judged against the previous report."""
     if state != "active":
@@ -82,7 +106,7 @@ def status_level(current: Snapshot, previous: Snapshot | None, state: str) -> tu
         problems.append(f"{rejected} malformed frame(s) rejected")
     dropped, lost = current.dropped - before.dropped, current.lost - before.lost
     if dropped:
-        problems.append(f"{dropped} frame(s) dropped (inference slower than input)")
+        problems.append(f"{dropped} frame(s) dropped ({drop_cause(current)})")
     if lost:
         problems.append(f"{lost} frame(s) lost in transport")
     if current.received == 0:
