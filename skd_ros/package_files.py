@@ -31,6 +31,16 @@ def find_package_file(source_dir: str, share_dir: str, name: str) -> Path | None
     return next((path for path in candidates if path.is_file()), None)
 
 
+def demo_config() -> str:
+    """Where `train run --config` finds the demo weights' configuration on this install: the
+    source tree's config/demo_weights.yaml, else the installed share/skd_ros/config copy."""
+    path = find_package_file("config", "config", "demo_weights.yaml")
+    if path is None:
+        return "config/demo_weights.yaml"
+    with_source = path.is_relative_to(SOURCE_ROOT) and Path.cwd() == SOURCE_ROOT
+    return str(path.relative_to(SOURCE_ROOT)) if with_source else str(path)
+
+
 def sha256_of(path: Path) -> str:
     """Hex sha256 of a file, read in 1 MB blocks (model files are checked against it)."""
     digest = hashlib.sha256()

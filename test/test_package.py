@@ -116,3 +116,23 @@ def test_lock_lines_keep_ros_wheels_and_drop_their_bare_aliases():
         "ros-std-msgs==5.5.1",
         "torch==2.13.0",
     ]
+
+
+def test_installed_hints_name_the_installed_demo_config(colcon_install):
+    # the "train one" hint of model errors names a file that exists where the package is
+    # installed, not the source checkout's relative config/demo_weights.yaml
+    site = next(colcon_install.glob("lib/python3*/site-packages"))
+    code = "from skd_ros.inference.model_files import FIX_HINT; print(FIX_HINT)"
+    env = {**os.environ, "PYTHONPATH": str(site), "AMENT_PREFIX_PATH": str(colcon_install)}
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=colcon_install,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    named = result.stdout.split("--config ")[1].split("`")[0]
+    assert named.endswith("share/skd_ros/config/demo_weights.yaml"), result.stdout
+    assert Path(named).is_file()

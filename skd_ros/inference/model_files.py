@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from skd_ros.model_limits import check_resolution, check_shape
-from skd_ros.package_files import find_package_file, package_file_candidates
+from skd_ros.package_files import demo_config, find_package_file, package_file_candidates
 from skd_ros.quoting import shown
 
 FORMAT = "skd_ros.sst"
@@ -32,7 +32,7 @@ TYPICAL_SIZE = {"description": "a few KB", "onnx": "about 1 MB", "weights": "abo
 PSEUDO_FILESYSTEMS = ("/proc", "/sys", "/dev")  # files there never end, or are devices
 FIX_HINT = (
     "use the packaged default (leave `model` empty), re-export it with "
-    "`train export`, or train one with `train run --config config/demo_weights.yaml`"
+    f"`train export`, or train one with `train run --config {demo_config()}`"
 )
 
 
@@ -64,7 +64,7 @@ def default_model_path() -> Path:
         looked = ", ".join(map(str, package_file_candidates(*where)))
         raise ModelFileError(
             f"no packaged model found (looked for {looked}); train one with "
-            "`train run --config config/demo_weights.yaml` and pass its .json as `model`"
+            f"`train run --config {demo_config()}` and pass its .json as `model`"
         )
     return path
 
