@@ -120,7 +120,7 @@ def test_every_writer_replaces_a_link_instead_of_writing_through_it(exported, tm
         ("config.json",): lambda: pipeline._start_run(
             TrainConfig(), out, False, distributed.Context()
         ),
-        ("log.jsonl",): lambda: loop._log(out, record),
+        ("log.jsonl",): lambda: loop._write_log(out, [record]),
         ("sheet.png",): lambda: write_sheet([(picture, picture)], out / "sheet.png"),
         ("plain.json",): lambda: write_json(out / "plain.json", {"a": 1}),
         ("plain.log",): lambda: append_line(out / "plain.log", "{}"),

@@ -296,8 +296,13 @@ def test_stage_two_on_two_gloo_processes_matches_one_process(synthetic_run, work
     np.testing.assert_allclose(losses[1], losses[0], rtol=1e-4)
     single = load_file(workdir / "one" / "model" / "sst.safetensors")
     double = load_file(workdir / "two" / "model" / "sst.safetensors")
+    # Adam moves each weight by about lr a step whatever its gradient's size, so a weight
+    # whose gradient is near zero may step the other way when the summation order differs:
+    # a few weights may differ by up to 2 lr a step (6 steps, lr 1e-3), the rest agree.
     for key, value in single.items():
-        np.testing.assert_allclose(double[key], value, atol=1e-3, err_msg=key)
+        difference = np.abs(double[key] - value)
+        assert difference.max() <= 2 * 1e-3 * 6, key
+        assert np.mean(difference > 1e-3) <= 1e-3, (key, np.mean(difference > 1e-3))
 
 
 def test_reports_write_tables_and_the_mu_plot(synthetic_run, workdir):
