@@ -21,6 +21,7 @@ from skd_ros.cli_args import positive_int
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.export import load_sst
 from skd_ros.inference.model_files import default_model_path
+from skd_ros.logs import setup_logging
 from skd_ros.models import Sst
 from skd_ros.models.summary import format_summary, summary
 from skd_ros.preprocess import prepare_frame, prepare_map
@@ -83,6 +84,7 @@ def _sheet_row(frame, saliency: np.ndarray) -> list[np.ndarray]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m skd_ros.demo` (the model-only demo; `demo` is the node's)."""
+    setup_logging()
     args = parse_args(argv)
     torch.set_num_threads(1)
     cv2.setNumThreads(1)

@@ -33,6 +33,7 @@ from skd_ros.atomic_write import open_new, write_atomic, write_image, write_json
 from skd_ros.cli_args import positive_float, positive_int
 from skd_ros.data.synthetic import CATEGORIES, ClipSpec, generate_clip, video_name
 from skd_ros.inference.draw import overlay_with_regions
+from skd_ros.logs import setup_logging
 from skd_ros.ros.environment import domain_id, local_ros_env
 from skd_ros.visualize import contact_sheet, label
 
@@ -206,6 +207,7 @@ def node_status(outputs: dict[str, list]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m skd_ros.demo_node`."""
+    setup_logging()
     args = parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     bag = ensure_bag(args)

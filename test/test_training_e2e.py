@@ -77,6 +77,14 @@ def synthetic_run(workdir) -> Path:
     return workdir / "run"
 
 
+def test_the_librarys_log_lines_reach_the_user(synthetic_run, workdir):
+    # the cache logs through `logging` at INFO; without the tools' logging set up, Python
+    # dropped every such line (warnings alone reached the terminal)
+    again = tiny(workdir, "again", "stage1.epochs=1")
+    result = train("run", "--no-progress", *again, "--stop-after", "stage1", cwd=workdir)
+    assert "[skd_ros.training.cache] INFO: cache hit" in result.stderr, result.stderr[-2000:]
+
+
 def test_help_documents_every_subcommand():
     text = subprocess.run([str(TRAIN), "--help"], capture_output=True, text=True).stdout
     for command in SUBCOMMANDS:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from skd_ros.atomic_write import write_json, write_text
 from skd_ros.cli_args import positive_int
+from skd_ros.logs import setup_logging
 
 SECTIONS = ("nodes", "speed", "peak", "payoff", "accuracy", "memory", "scaling", "gpu")
 
@@ -34,6 +35,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Run the sections, print and write the report."""
+    setup_logging()
     from skd_ros.bench import run, summary
 
     args = parse_args(argv)

@@ -31,6 +31,7 @@ from skd_ros.atomic_write import write_json
 from skd_ros.bench.timing import Timing, time_call
 from skd_ros.cli_args import positive_int
 from skd_ros.inference.engine import capture_graph
+from skd_ros.logs import setup_logging
 from skd_ros.models import ModelConfig, Sst
 from skd_ros.teachers.deep_nets import DeepNetConfig, DeepSaliencyNet
 
@@ -234,6 +235,7 @@ def _device_name(device: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m skd_ros.bench.gpu`: this section alone, Markdown on stdout, JSON to --out."""
+    setup_logging()
     from skd_ros.bench.summary import gpu_text
 
     parser = argparse.ArgumentParser(prog="python -m skd_ros.bench.gpu", description=__doc__)

@@ -32,6 +32,7 @@ from skd_ros.geometry import Camera, add_bearings
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.peaks import find_regions
 from skd_ros.inference.tracking import RegionTracker
+from skd_ros.logs import setup_logging
 from skd_ros.preprocess import prepare_frame
 from skd_ros.ros.params import BY_NAME
 
@@ -192,6 +193,7 @@ def _row(name: str, c: Count) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Run every clip and print the table."""
+    setup_logging()
     parser = argparse.ArgumentParser(prog="python -m skd_ros.bench.identity", description=__doc__)
     parser.add_argument("--frames", type=int, default=150, help="frames per synthetic clip")
     parser.add_argument("--footage", type=Path, default=None, help="folder of <name>.txt + <name>/")

@@ -37,6 +37,7 @@ from pathlib import Path
 import numpy as np
 
 from skd_ros.cli_args import positive_float, positive_int
+from skd_ros.logs import setup_logging
 from skd_ros.ros.environment import domain_id, local_ros_env, reuse_large_buffers
 from skd_ros.ros.measure import _cpu_seconds, _frame, start_node
 
@@ -296,6 +297,7 @@ def format_table(rows: list[dict]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    setup_logging()
     parser = argparse.ArgumentParser(prog="nodes", description=__doc__.split("\n\n")[0])
     parser.add_argument(
         "counts", type=positive_int, nargs="*", default=[1, 2, 4], help="node counts"

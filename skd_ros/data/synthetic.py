@@ -40,6 +40,7 @@ import cv2
 import numpy as np
 
 from skd_ros.atomic_write import write_image
+from skd_ros.logs import setup_logging
 
 CATEGORIES = ("Building", "Human", "Vehicle", "Others")
 SPLITS = ("trainSet", "validSet", "testSet")
@@ -1300,6 +1301,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """`python -m skd_ros.data.synthetic`: write a synthetic dataset and say what and how fast."""
+    setup_logging()
     parser = _parser()
     args = parser.parse_args(argv)
     start = time.perf_counter()

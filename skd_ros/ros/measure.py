@@ -44,6 +44,7 @@ from pathlib import Path
 import numpy as np
 
 from skd_ros.cli_args import positive_float, positive_int
+from skd_ros.logs import setup_logging
 from skd_ros.ros.environment import domain_id, local_ros_env
 
 IDLE_SECONDS = 3.0
@@ -221,6 +222,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `python -m skd_ros.ros.measure`."""
+    setup_logging()
     args = parse_args(argv)
     env = local_ros_env(domain_id(salt=17), shared_memory=args.transport == "shm")
     os.environ.clear()

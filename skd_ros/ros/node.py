@@ -56,6 +56,7 @@ from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.pairing import FIRST_FRAME
 from skd_ros.inference.peaks import find_regions
 from skd_ros.inference.tracking import RegionTracker
+from skd_ros.logs import setup_logging
 from skd_ros.ros import messages, params
 from skd_ros.ros.camera_info import CameraInfoInput
 from skd_ros.ros.camera_input import CameraInput
@@ -732,6 +733,7 @@ def _compatibility(publishers, ours: QoSProfile, topic: str) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `saliency_node` / `python -m skd_ros.ros.node`."""
+    setup_logging()
     args = sys.argv if argv is None else argv
     ours = args[1 : args.index("--ros-args")] if "--ros-args" in args else args[1:]
     if "-h" in ours or "--help" in ours:

@@ -25,6 +25,7 @@ from skd_ros.cli_args import positive_float, positive_int
 from skd_ros.images.messages import camera_frame
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.peaks import find_regions
+from skd_ros.logs import setup_logging
 from skd_ros.ros import messages
 from skd_ros.ros.environment import settle_runtime
 
@@ -67,6 +68,7 @@ class PacedReference:
 
 def main(argv: list[str] | None = None) -> int:
     """Print the per-frame cost of the node's path against the idle gap before each frame."""
+    setup_logging()
     import argparse
 
     from skd_ros.ros.measure import _frame

@@ -47,6 +47,7 @@ from rosbags.highlevel import AnyReaderError
 from skd_ros.cli_args import non_negative_float, positive_float
 from skd_ros.data.bag_repair import ReindexError, reindex
 from skd_ros.data.bags import COMPRESSED, IMAGE, STORAGES, find_bags
+from skd_ros.logs import setup_logging
 from skd_ros.ros.environment import reuse_large_buffers
 from skd_ros.ros.ros_args import init_refusal
 from skd_ros.ros.signals import ignore_further_interrupts, terminate_as_interrupt
@@ -517,6 +518,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `replay` / `python -m skd_ros.ros.replay`."""
+    setup_logging()
     argv = sys.argv[1:] if argv is None else argv
     ros_args: list[str] = []
     if "--ros-args" in argv:

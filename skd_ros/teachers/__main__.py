@@ -16,10 +16,12 @@ import torch
 
 from skd_ros.cli_args import positive_int
 from skd_ros.data.synthetic import ClipSpec, generate_clip
+from skd_ros.logs import setup_logging
 from skd_ros.teachers.timing import builtin_teachers_for_timing
 
 
 def main(argv: list[str] | None = None) -> int:
+    setup_logging()
     parser = argparse.ArgumentParser(prog="python -m skd_ros.teachers", description=__doc__)
     parser.add_argument("--threads", type=positive_int, default=1, help="OpenCV and torch threads")
     parser.add_argument("--repeats", type=positive_int, default=20, help="timed calls per teacher")

@@ -23,6 +23,7 @@ import sys
 from pathlib import Path
 
 from skd_ros.cli_args import non_negative_int, positive_int
+from skd_ros.logs import setup_logging
 from skd_ros.training import footage
 
 DEFAULT_CONFIG = "config/train.yaml"
@@ -133,6 +134,7 @@ def load(args: argparse.Namespace):
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `train` console script."""
+    setup_logging()
     from skd_ros.inference.model_files import ModelFileError
 
     args = build_parser().parse_args(argv)
