@@ -19,13 +19,11 @@ Prints Markdown.
 from __future__ import annotations
 
 import argparse
-import math
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from skd_ros.geometry import Camera, add_bearings
@@ -136,27 +134,22 @@ def synthetic_clip(seed: int, category: str, n_frames: int) -> Clip:
 
 
 def footage_clips(folder: Path, fps: float = 10.0) -> list[Clip]:
-    """Every `<name>.txt` with a `<name>/` frame folder beside it (one target, id 0)."""
+    """Every box-annotated sequence in `folder` (`data.box_sequences.find_sequences`); the
+    first box of a frame is the target, id 0."""
+    from skd_ros.data.box_sequences import find_sequences, open_sequence
+
     clips = []
-    for boxes_file in sorted(folder.glob("*.txt")):
-        frames_dir = boxes_file.with_suffix("")
-        if frames_dir.is_dir():
-            clips.append(
-                Clip(f"footage {boxes_file.stem}", fps, _footage_frames(frames_dir, boxes_file))
-            )
+    for frames, boxes in find_sequences(folder):
+        sequence = open_sequence(frames, boxes)
+        clips.append(Clip(f"footage {sequence.name}", fps, _footage_frames(sequence)))
     return clips
 
 
-def _footage_frames(frames_dir: Path, boxes_file: Path):
-    paths = sorted(p for p in frames_dir.iterdir() if p.suffix.lower() in (".jpg", ".png"))
-    lines = boxes_file.read_text().split()
-    for path, line in zip(paths, lines, strict=False):
-        x, y, w, h = (float(v) for v in line.split(",")[:4])
-        image = cv2.imread(str(path), cv2.IMREAD_COLOR)
-        if image is None:
-            raise ValueError(f"{path}: not a readable image")
-        targets = {} if math.isnan(x) else {0: (x, y, x + w, y + h)}
-        yield image, targets
+def _footage_frames(sequence):
+    for index, image in sequence.frames():
+        visible = sequence.boxes.visible(index)
+        x, y, w, h = sequence.boxes.frames[index][0] if visible else (0.0,) * 4
+        yield image, ({0: (x, y, x + w, y + h)} if visible else {})
 
 
 def markdown(results: dict[str, Count]) -> str:
