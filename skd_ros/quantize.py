@@ -23,6 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
+from skd_ros.inference.compensation import compensate
 from skd_ros.inference.model_files import read_description
 from skd_ros.package_files import sha256_of
 
@@ -88,6 +89,8 @@ def quantize_model(model_json: Path, pairs: list[Pair] | None = None, info: dict
     onnx_path = description.path.with_name(f"{stem}_int8.onnx")
     if pairs is None:
         pairs = synthetic_calibration_pairs(description.resolution)
+    method = description.compensation  # the ONNX graph sees the pair the engine builds
+    pairs = [(compensate(p, c, method), c) for p, c in pairs]
     quantize_onnx(source, onnx_path, pairs, description.input_names)
     metadata = copy.deepcopy(description.metadata)
     weights = metadata["files"]["weights"]

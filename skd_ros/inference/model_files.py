@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from skd_ros.inference.compensation import COMPENSATIONS
 from skd_ros.package_files import find_package_file, package_file_candidates, sha256_of
 
 FORMAT = "skd_ros.sst"
@@ -37,6 +38,7 @@ class ModelDescription:
     input_names: tuple[str, str]  # ("previous", "current")
     output_name: str
     metadata: dict
+    compensation: str = "none"  # how the pair is built (skd_ros.inference.compensation)
 
     def file(self, kind: str) -> Path:
         """The 'onnx' or 'weights' file next to the JSON, checked against its sha256."""
@@ -105,7 +107,13 @@ def read_description(model: str | os.PathLike | None) -> ModelDescription:
     _check_files_field(path, metadata.get("files"))
     if len(names) != 2 or resolution < 1:
         raise ModelFileError(f"{path}: expected two inputs and a positive resolution; {FIX_HINT}")
-    return ModelDescription(path, resolution, (str(names[0]), str(names[1])), output, metadata)
+    compensation = metadata["model"].get("compensation", "none")  # older models: none
+    if compensation not in COMPENSATIONS:
+        raise ModelFileError(
+            f"{path}: model.compensation {compensation!r} is not one of {COMPENSATIONS}; {FIX_HINT}"
+        )
+    pair = (str(names[0]), str(names[1]))
+    return ModelDescription(path, resolution, pair, output, metadata, compensation)
 
 
 def _check_files_field(path: Path, files: object) -> None:

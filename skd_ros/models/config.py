@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from skd_ros.inference.compensation import check_compensation
+
 PAPER_RESOLUTIONS = (32, 64, 128, 256)
 
 # The paper's ground-level variants change only the first two kernels (section IV-B).
@@ -20,12 +22,15 @@ class ModelConfig:
 
     `stream_widths` are the output channels of the convolutions at layers 1, 2, 4, 6, 7, 8;
     `head_widths` those of layers 9, 10, 11, 12 (layer 13 always has one output channel).
+    `compensation` is how the temporal pair is built: "homography" aligns the previous
+    input to the current one (`skd_ros.inference.compensation`), "none" pairs them as read.
     """
 
     resolution: int = 64
     first_kernels: tuple[int, int] = (3, 3)
     stream_widths: tuple[int, ...] = (16, 16, 32, 64, 64, 128)
     head_widths: tuple[int, ...] = (32, 32, 16, 8)
+    compensation: str = "none"
 
     def __post_init__(self) -> None:
         if self.resolution < 16 or self.resolution % 4:
@@ -43,13 +48,14 @@ class ModelConfig:
             raise ValueError("stream_widths needs 6 entries and head_widths 4 (DESIGN.md §2)")
         if any(w < 1 for w in (*self.stream_widths, *self.head_widths)):
             raise ValueError("every width must be a positive channel count")
+        check_compensation(self.compensation)
 
     @classmethod
-    def variant(cls, name: str, resolution: int = 64) -> ModelConfig:
+    def variant(cls, name: str, resolution: int = 64, compensation: str = "none") -> ModelConfig:
         """Config for a named kernel variant: 'aerial' (paper default), 'modify-a', 'modify-b'."""
         if name not in KERNEL_VARIANTS:
             raise ValueError(f"unknown variant {name!r}; choose one of {sorted(KERNEL_VARIANTS)}")
-        return cls(resolution=resolution, first_kernels=KERNEL_VARIANTS[name])
+        return cls(resolution, KERNEL_VARIANTS[name], compensation=compensation)
 
     @property
     def feature_channels(self) -> int:
@@ -67,7 +73,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         """Inverse of `to_dict`; unknown keys are an error so a typo is not silently ignored."""
-        known = {"resolution", "first_kernels", "stream_widths", "head_widths"}
+        known = {"resolution", "first_kernels", "stream_widths", "head_widths", "compensation"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}; known: {sorted(known)}")

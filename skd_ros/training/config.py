@@ -47,6 +47,7 @@ class ModelSection:
 
     resolution: int = 64
     variant: str = "aerial"  # aerial | modify-a | modify-b
+    compensation: str = "none"  # none | homography: previous input aligned to the current
 
 
 @dataclass
@@ -149,11 +150,12 @@ class TrainConfig:
         from skd_ros.models.config import ModelConfig
 
         try:
-            ModelConfig.variant(self.model.variant, self.model.resolution)
+            ModelConfig.variant(self.model.variant, self.model.resolution, self.model.compensation)
         except ValueError as error:
             raise ValueError(
                 f"model (resolution={self.model.resolution!r}, "
-                f"variant={self.model.variant!r}) is invalid: {error}"
+                f"variant={self.model.variant!r}, compensation={self.model.compensation!r}) "
+                f"is invalid: {error}"
             ) from None
 
     def to_dict(self) -> dict:
