@@ -51,6 +51,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+GENERATOR_VERSION = 2  # bumped when a spec's clip changes: 2 = oblique, look-alikes, finish
 CATEGORIES = ("Building", "Human", "Vehicle", "Others")
 SPLITS = ("trainSet", "validSet", "testSet")
 # zlib level 1, run-length strategy and the SUB filter: lossless, and fast on noisy frames
