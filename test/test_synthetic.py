@@ -6,6 +6,7 @@ import pytest
 
 from skd_ros.data.synthetic import (
     CATEGORIES,
+    FRAME_RATES,
     SIGMA_FLOOR,
     ClipSpec,
     default_splits,
@@ -275,6 +276,7 @@ def test_default_splits_cycle_categories_with_distinct_seeds():
     splits = default_splits(5, 2, 3, n_frames=7, width=320, height=180, base_seed=100)
     assert list(splits) == ["trainSet", "validSet", "testSet"]
     assert [s.category for s in splits["trainSet"]] == [*CATEGORIES, CATEGORIES[0]]
+    assert [s.fps for s in splits["trainSet"]] == [FRAME_RATES[0]] * 4 + [FRAME_RATES[1]]
     seeds = [s.seed for specs in splits.values() for s in specs]
     assert len(set(seeds)) == len(seeds) == 10 and min(seeds) == 100
     assert {(s.n_frames, s.width, s.height) for specs in splits.values() for s in specs} == {

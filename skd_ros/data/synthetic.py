@@ -51,8 +51,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-GENERATOR_VERSION = 2  # bumped when a spec's clip changes: 2 = oblique, look-alikes, finish
+GENERATOR_VERSION = 3  # bumped when the clips change: 2 oblique, look-alikes, finish; 3 fps
 CATEGORIES = ("Building", "Human", "Vehicle", "Others")
+FRAME_RATES = (10.0, 30.0, 15.0)  # default_splits: a drone's video, subsampled or not
 SPLITS = ("trainSet", "validSet", "testSet")
 # zlib level 1, run-length strategy and the SUB filter: lossless, and fast on noisy frames
 PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
@@ -1454,12 +1455,15 @@ def default_splits(
     height: int = 720,
     base_seed: int = 0,
 ) -> dict[str, list[ClipSpec]]:
-    """Clip specs for the three AVS1K splits: categories cycle, seeds never repeat across splits."""
+    """Clip specs for the three AVS1K splits: categories cycle, and for each category the
+    frame rate (`FRAME_RATES`: how far things move between frames); seeds never repeat."""
     splits, seed = {}, base_seed
     for split, count in zip(SPLITS, (n_train, n_valid, n_test), strict=True):
         specs = []
         for i in range(count):
-            specs.append(ClipSpec(seed, CATEGORIES[i % len(CATEGORIES)], n_frames, width, height))
+            category = CATEGORIES[i % len(CATEGORIES)]
+            fps = FRAME_RATES[i // len(CATEGORIES) % len(FRAME_RATES)]
+            specs.append(ClipSpec(seed, category, n_frames, width, height, fps))
             seed += 1
         splits[split] = specs
     return splits
