@@ -20,6 +20,7 @@ from skd_ros.atomic_write import write_image
 from skd_ros.cli_args import positive_int
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.export import load_sst
+from skd_ros.inference.compensation import compensate
 from skd_ros.inference.model_files import default_model_path
 from skd_ros.logs import setup_logging
 from skd_ros.models import Sst
@@ -62,8 +63,9 @@ def run_clip(model: Sst, spec: ClipSpec, size: int) -> tuple[list, dict[str, lis
         costs["reduce_ms"].append((time.perf_counter() - start) * 1e3)
         previous = current if previous is None else previous  # first frame pairs with itself
         start = time.perf_counter()
+        before = compensate(previous[0].numpy(), current[0].numpy(), model.config.compensation)
         with torch.inference_mode():
-            saliency = model(previous, current)[0, 0].numpy()
+            saliency = model(torch.from_numpy(before)[None], current)[0, 0].numpy()
         costs["sst_ms"].append((time.perf_counter() - start) * 1e3)
         previous = current
         target = prepare_map(frame.saliency, size)[0]

@@ -54,6 +54,10 @@ def input_contract(config: ModelConfig) -> dict:
             "intermediate_side": INTERMEDIATE_SIDE,
         },
         "pairing": "previous frame, current frame; the first frame pairs with itself",
+        "compensation": {
+            "method": config.compensation,
+            "function": "skd_ros.inference.compensation.compensate",
+        },
         "output": {"name": OUTPUT_NAME, "shape": ["batch", 1, side, side], "range": [0.0, 1.0]},
     }
 

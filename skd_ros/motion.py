@@ -36,6 +36,23 @@ DIFFERENCE_FLOOR = 12.0  # grey levels: a difference map is divided by max(this,
 
 
 @dataclass(frozen=True)
+class Tracking:
+    """How corners are found and tracked for one image size (defaults: the small copy)."""
+
+    max_corners: int = MAX_CORNERS
+    min_distance: int = 7  # px between corners
+    block: int = 7  # corner detector window, px
+    window: int = 15  # Lucas-Kanade window, px
+    levels: int = 2  # pyramid levels above the image
+    min_inliers: int = MIN_INLIERS
+    ransac_px: float = RANSAC_PX
+    ransac_iterations: int = RANSAC_ITERATIONS
+
+
+SMALL_COPY = Tracking()
+
+
+@dataclass(frozen=True)
 class EgoMotion:
     """A homography from previous-frame pixels to current-frame pixels, and how it was got."""
 
@@ -65,36 +82,42 @@ def small_grey(image: np.ndarray, width: int = WORK_WIDTH) -> np.ndarray:
 
 
 def estimate_homography(
-    previous_grey: np.ndarray, current_grey: np.ndarray, max_corners: int = MAX_CORNERS
+    previous_grey: np.ndarray, current_grey: np.ndarray, tracking: Tracking = SMALL_COPY
 ) -> EgoMotion:
     """The camera's motion between two grey uint8 frames of one size, as a homography.
 
     Maps pixel (x, y) of `previous_grey` to the current frame's pixel grid. Falls back to
     the identity, saying why in `fallback`, when there are too few corners or inliers or the
     fit is implausible (more than `MAX_SCALE_CHANGE` zoom or `MAX_SHIFT` of the frame).
+    `tracking` sizes the corner search and tracking to the image (the small copy by default).
     """
     if previous_grey.shape != current_grey.shape or previous_grey.ndim != 2:
         raise ValueError(
             f"expected two grey frames of one size, got {previous_grey.shape} and "
             f"{current_grey.shape}; make them with small_grey"
         )
+    t = tracking
     corners = cv2.goodFeaturesToTrack(
-        previous_grey, maxCorners=max_corners, qualityLevel=0.01, minDistance=7, blockSize=7
+        previous_grey,
+        maxCorners=t.max_corners,
+        qualityLevel=0.01,
+        minDistance=t.min_distance,
+        blockSize=t.block,
     )
-    if corners is None or len(corners) < MIN_INLIERS:
+    if corners is None or len(corners) < t.min_inliers:
         return _identity(0, 0, "too few corners (a flat or dark frame)")
     moved, status, _ = cv2.calcOpticalFlowPyrLK(
-        previous_grey, current_grey, corners, None, winSize=(15, 15), maxLevel=2
+        previous_grey, current_grey, corners, None, winSize=(t.window, t.window), maxLevel=t.levels
     )
     found = status.ravel() == 1
     source, target = corners[found], moved[found]
-    if len(source) < MIN_INLIERS:
+    if len(source) < t.min_inliers:
         return _identity(len(source), 0, "too few corners tracked (a cut or a blur)")
     matrix, inlier_mask = cv2.findHomography(
-        source, target, cv2.RANSAC, RANSAC_PX, maxIters=RANSAC_ITERATIONS, confidence=0.995
+        source, target, cv2.RANSAC, t.ransac_px, maxIters=t.ransac_iterations, confidence=0.995
     )
     inliers = 0 if inlier_mask is None else int(inlier_mask.sum())
-    if matrix is None or inliers < MIN_INLIERS:
+    if matrix is None or inliers < t.min_inliers:
         return _identity(len(source), inliers, "too few corners agree on one motion")
     reason = _implausible(matrix, previous_grey.shape)
     if reason:

@@ -22,8 +22,17 @@ def prepare_frame(image: np.ndarray, size: int, bgr: bool = True) -> np.ndarray:
         raise ValueError(f"expected 1 or 3 channels, got {small.shape[2]}; drop alpha first")
     if bgr:
         small = small[:, :, ::-1]
-    scale = 1.0 / 255.0 if small.dtype == np.uint8 else 1.0
-    return np.ascontiguousarray(small.transpose(2, 0, 1), dtype=np.float32) * np.float32(scale)
+    return unit_scale(small.transpose(2, 0, 1))
+
+
+def unit_scale(frames: np.ndarray) -> np.ndarray:
+    """uint8 frames (any shape) -> float32 / 255 in [0, 1]; float frames are kept as they are.
+
+    The one scaling of model inputs: the node's frames and training's cached ones get the
+    same bits, so their compensated pairs (`skd_ros.inference.compensation`) are equal too.
+    """
+    scale = np.float32(1.0 / 255.0) if frames.dtype == np.uint8 else np.float32(1.0)
+    return np.ascontiguousarray(frames, dtype=np.float32) * scale
 
 
 def prepare_map(saliency: np.ndarray, size: int) -> np.ndarray:

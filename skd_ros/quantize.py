@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from skd_ros.atomic_write import write_atomic, write_json
+from skd_ros.inference.compensation import compensate
 from skd_ros.inference.model_files import read_description
 from skd_ros.package_files import sha256_of
 
@@ -97,6 +98,8 @@ def quantize_model(
     if pairs is None:
         pairs = synthetic_calibration_pairs(description.resolution)
     names = description.input_names
+    method = description.compensation  # the ONNX graph sees the pair the engine builds
+    pairs = [(compensate(p, c, method), c) for p, c in pairs]
     write_atomic(onnx_path, lambda temp: quantize_onnx(source, temp, pairs, names))
     metadata = copy.deepcopy(description.metadata)
     weights = metadata["files"]["weights"]

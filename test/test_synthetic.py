@@ -6,6 +6,7 @@ import pytest
 
 from skd_ros.data.synthetic import (
     CATEGORIES,
+    FRAME_RATES,
     SIGMA_FLOOR,
     ClipSpec,
     default_splits,
@@ -21,17 +22,18 @@ SMALL = {"width": W, "height": H}
 MARGIN = int(3 * SIGMA_FLOOR * max(W, H)) + 1  # 3 sigma of the smallest Gaussian
 
 
-def clip(seed=1, category="Vehicle", n_frames=6, **size):
-    return list(generate_clip(ClipSpec(seed, category, n_frames, **(size or SMALL))))
+def clip(seed=1, category="Vehicle", n_frames=6, camera="any", finish=True, **size):
+    spec = ClipSpec(seed, category, n_frames, **(size or SMALL), camera=camera, finish=finish)
+    return list(generate_clip(spec))
 
 
 def center(box) -> np.ndarray:
     return np.array(box, float).reshape(2, 2).mean(axis=0)
 
 
-def relative_affine(a, b) -> np.ndarray:
-    """The 2x3 affine taking frame a's pixels to frame b's (camera b after camera a^-1)."""
-    return b.camera @ np.vstack([cv2.invertAffineTransform(a.camera), [0, 0, 1]])
+def relative_homography(a, b) -> np.ndarray:
+    """The 3x3 homography taking frame a's ground pixels to frame b's (b after a^-1)."""
+    return b.camera @ np.linalg.inv(a.camera)
 
 
 def grey(frame) -> np.ndarray:
@@ -101,7 +103,7 @@ def test_ground_truth_spread_follows_target_size_and_shape():
 
 
 def test_camera_ego_motion_is_a_smooth_nearly_rigid_shift():
-    frames = clip(8, "Vehicle", n_frames=12, width=640, height=360)
+    frames = clip(8, "Vehicle", 12, "nadir", False, width=640, height=360)
     images = [grey(f) for f in frames]
     window = cv2.createHanningWindow((640, 360), cv2.CV_32F)
     steps, responses = [], []
@@ -119,15 +121,16 @@ def test_camera_ego_motion_is_a_smooth_nearly_rigid_shift():
         # the camera matrices explain the motion: warping a onto b removes most of the difference
         smooth_a, smooth_b = (cv2.GaussianBlur(grey(f), (0, 0), 2.0) for f in (a, b))
         smooth_a, smooth_b = smooth_a / smooth_a.mean(), smooth_b / smooth_b.mean()  # flicker
-        warped = cv2.warpAffine(smooth_a, relative_affine(a, b), (640, 360))
+        warped = cv2.warpPerspective(smooth_a, relative_homography(a, b), (640, 360))
         inner = np.s_[20:-20, 20:-20]
         aligned = np.abs(warped - smooth_b)[inner].mean()
         assert aligned < 0.4 * np.abs(smooth_a - smooth_b)[inner].mean()
 
 
 def test_camera_rolls_and_zooms_a_little():
-    frames = clip(3, "Building", n_frames=90)
-    first, last = frames[0].camera[:, :2], frames[-1].camera[:, :2]
+    frames = clip(3, "Building", 90, "nadir")
+    assert np.allclose(frames[0].camera[2], [0, 0, 1])  # looking straight down: a similarity
+    first, last = frames[0].camera[:2, :2], frames[-1].camera[:2, :2]
     roll = np.degrees(np.arctan2(last[1, 0], last[0, 0]) - np.arctan2(first[1, 0], first[0, 0]))
     zoom = np.linalg.det(last) ** 0.5 / np.linalg.det(first) ** 0.5
     assert 0.02 < abs((roll + 180) % 360 - 180) < 15
@@ -136,10 +139,11 @@ def test_camera_rolls_and_zooms_a_little():
 
 @pytest.mark.parametrize("category", ["Vehicle", "Human"])
 def test_targets_move_relative_to_the_ground(category):
-    frames = clip(8, category, n_frames=20, width=640, height=360)
+    frames = clip(8, category, 20, "nadir", width=640, height=360)
     first, last = frames[0], frames[-1]
     assert len(first.boxes) == len(last.boxes)
-    predicted = cv2.transform(center(first.boxes[0])[None, None], relative_affine(first, last))
+    seen = center(first.boxes[0])[None, None]
+    predicted = cv2.perspectiveTransform(seen, relative_homography(first, last))
     own_motion = np.hypot(*(center(last.boxes[0]) - predicted[0, 0]))
     assert own_motion > 5.0  # beyond the ego-motion, the target moved over the ground
     assert not np.allclose(center(first.boxes[0]), center(last.boxes[0]))
@@ -150,6 +154,57 @@ def test_the_camera_keeps_targets_in_view_over_a_long_clip(category):
     frames = list(generate_clip(ClipSpec(21, category, 240, width=128, height=72)))
     seen = np.mean([bool(f.boxes) for f in frames])
     assert seen > 0.95, seen
+
+
+# -- the drone's view ---------------------------------------------------------------------------
+
+
+def test_an_oblique_view_is_a_perspective_one_with_far_ground_smaller_at_the_top():
+    frame = clip(4, "Human", 1, "oblique", width=640, height=360)[0]
+    assert np.abs(frame.camera[2, :2]).max() > 1e-5  # projective, not affine
+    inverse = np.linalg.inv(frame.camera)
+
+    def ground_per_pixel(y: float) -> float:  # ground length under one pixel of row y
+        pixels = np.array([[[320.0, y], [320.0, y + 1.0]]])
+        a, b = cv2.perspectiveTransform(pixels, inverse)[0]
+        return float(np.linalg.norm(b - a))
+
+    assert ground_per_pixel(20) > 1.2 * ground_per_pixel(340)
+
+
+def test_a_hovering_camera_stays_put_while_its_targets_move():
+    frames = clip(5, "Human", 30, "hover", finish=False, width=640, height=360)
+    assert all(np.array_equal(f.camera, frames[0].camera) for f in frames)
+    assert np.hypot(*(center(frames[0].boxes[0]) - center(frames[-1].boxes[0]))) > 2.0
+    still = np.abs(grey(frames[0]) - grey(frames[-1]))
+    for box in frames[0].boxes + frames[-1].boxes:  # away from the movers the view is still
+        x0, y0, x1, y1 = box
+        still[max(0, y0 - 12) : y1 + 12, max(0, x0 - 12) : x1 + 12] = 0
+    assert np.percentile(still, 99) < 8.0  # exposure flicker only
+
+
+def test_the_finish_changes_pixels_not_geometry():
+    plain, finished = clip(6, "Vehicle", 3, finish=False), clip(6, "Vehicle", 3)
+    for a, b in zip(plain, finished, strict=True):
+        assert a.boxes == b.boxes and np.array_equal(a.camera, b.camera)
+        assert np.array_equal(a.saliency, b.saliency)
+        assert not np.array_equal(a.image, b.image)
+
+
+def test_targets_range_from_a_few_pixels_to_tens_of_pixels():
+    sides = [
+        max(x1 - x0, y1 - y0) + 1
+        for seed in range(12)
+        for x0, y0, x1, y1 in clip(seed, CATEGORIES[1 + seed % 3], 1, width=640, height=360)[
+            0
+        ].boxes
+    ]
+    assert min(sides) <= 6 and max(sides) >= 30, sorted(sides)  # box: floor and ceil
+
+
+def test_an_unknown_camera_is_refused():
+    with pytest.raises(ValueError, match="camera='fisheye'.*oblique"):
+        ClipSpec(1, camera="fisheye")
 
 
 # -- layouts and CLI ----------------------------------------------------------------------------
@@ -221,6 +276,7 @@ def test_default_splits_cycle_categories_with_distinct_seeds():
     splits = default_splits(5, 2, 3, n_frames=7, width=320, height=180, base_seed=100)
     assert list(splits) == ["trainSet", "validSet", "testSet"]
     assert [s.category for s in splits["trainSet"]] == [*CATEGORIES, CATEGORIES[0]]
+    assert [s.fps for s in splits["trainSet"]] == [FRAME_RATES[0]] * 4 + [FRAME_RATES[1]]
     seeds = [s.seed for specs in splits.values() for s in specs]
     assert len(set(seeds)) == len(seeds) == 10 and min(seeds) == 100
     assert {(s.n_frames, s.width, s.height) for specs in splits.values() for s in specs} == {

@@ -39,9 +39,9 @@ def labelled(tmp_path_factory):
     return scan_avs1k(root, "trainSet")
 
 
-def in_and_out(saliency: np.ndarray, boxes) -> tuple[float, float]:
+def in_and_out(saliency: np.ndarray, boxes, size=(SIZE["width"], SIZE["height"])):
     """Mean of the map inside the target boxes and elsewhere (map resized to the frame)."""
-    saliency = cv2.resize(saliency, (SIZE["width"], SIZE["height"]))
+    saliency = cv2.resize(saliency, size)
     inside = np.zeros(saliency.shape, bool)
     for x0, y0, x1, y1 in boxes:
         inside[y0:y1, x0:x1] = True
@@ -73,7 +73,8 @@ def test_static_saliency_without_opencv_contrib_names_the_package(monkeypatch):
 def test_flow_teacher_finds_moving_vehicles_under_ego_motion():
     teacher = build_teacher("flow")
     assert isinstance(teacher, FlowTeacher) and teacher.kind == "temporal"
-    frames = clip(11, "Vehicle", n_frames=6)
+    spec = ClipSpec(11, "Vehicle", 6, **SIZE, camera="nadir", finish=False)  # cars ~30 px
+    frames = list(generate_clip(spec))
     assert not np.array_equal(frames[0].image, frames[1].image)
     first = teacher(frames[0].image, frames[0].image)
     assert first.shape == (180, 320) and not first.any()
@@ -85,6 +86,28 @@ def test_flow_teacher_finds_moving_vehicles_under_ego_motion():
         inside.append(a)
         outside.append(b)
     assert np.mean(inside) > 5 * np.mean(outside), (inside, outside)
+
+
+def test_flow_teacher_removes_parallax_of_static_structure_but_keeps_a_still_cameras_motion():
+    # a moving oblique camera: roofs and tree crowns move against the ground (parallax)
+    with_parallax, without = FlowTeacher(), FlowTeacher(parallax=0.0)
+    outside = {"new": [], "old": []}
+    for seed in (3, 4, 5):
+        spec = ClipSpec(seed, "Vehicle", 3, 640, 360, fps=10, camera="oblique", finish=False)
+        frames = list(generate_clip(spec))
+        for before, now in zip(frames[:-1], frames[1:], strict=True):
+            for key, teacher in (("new", with_parallax), ("old", without)):
+                saliency = teacher(before.image, now.image)
+                inside, away = in_and_out(saliency, now.boxes, (640, 360))
+                outside[key].append((inside, away))
+    new, old = (np.mean(outside[key], axis=0) for key in ("new", "old"))
+    assert new[1] < 0.7 * old[1], (new, old)  # much less fires away from the targets
+    assert new[0] / new[1] > old[0] / old[1]  # and the targets stand out more
+    # a still camera: nothing to remove, the map is the plain residual's
+    still = list(generate_clip(ClipSpec(2, "Human", 3, 320, 180, camera="hover", finish=False)))
+    assert np.array_equal(
+        with_parallax(still[0].image, still[2].image), without(still[0].image, still[2].image)
+    )
 
 
 def test_deep_teachers_are_ten_times_the_students():

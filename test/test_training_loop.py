@@ -345,6 +345,13 @@ def test_the_synthetic_set_replaces_only_its_own_videos(tmp_path, capsys):
     assert len(list(generated.iterdir())) == 3  # the new settings' frames, nothing stale
     assert old_test and not (dataset / "testSet" / "Frame" / old_test[0]).exists()
     assert not (dataset / "testSet" / "Ground" / old_test[0]).exists()
+    record = json.loads((tmp_path / "synthetic.json").read_text())
+    older = {key: value for key, value in record.items() if key != "generator"}  # before v2
+    (tmp_path / "synthetic.json").write_text(json.dumps(older))
+    before = (generated / sorted(p.name for p in generated.iterdir())[0]).stat().st_mtime_ns
+    write_synthetic(tmp_path, [1, 0, 1], frames=3, size=[96, 64], seed=50)  # older generator
+    assert json.loads((tmp_path / "synthetic.json").read_text()) == record  # rewritten
+    assert (generated / sorted(p.name for p in generated.iterdir())[0]).stat().st_mtime_ns > before
     (tmp_path / "synthetic.json").unlink()  # no record: a real dataset for all we know
     with pytest.raises(ValueError, match="data.source=avs1k"):
         write_synthetic(tmp_path, [1, 0, 1], frames=3, size=[96, 64], seed=50)

@@ -1,24 +1,36 @@
-"""Deterministic synthetic top-down aerial clips with ground-truth saliency.
+"""Deterministic synthetic aerial clips with ground-truth saliency.
 
-A clip is what a drone camera sees looking straight down: textured terrain (grass, soil,
-crop fields, ponds, tree clusters), roads with lane markings, houses with shaded roofs and
-shadows, parked cars, and the clip's salient targets, chosen by AVS1K category:
+A clip is what a drone camera sees: textured terrain (grass, soil, crop fields, ponds,
+tree clusters), roads with lane markings, houses with shaded roofs, parked cars, dark
+clutter, every object and tree with its cast shadow, and the clip's salient targets,
+chosen by AVS1K category:
 
 * ``Vehicle``: one to three cars driving along a road (parked cars are distractors),
 * ``Human``: one to four people walking near a paved square,
 * ``Building``: one distinctive building (vivid hall, dome or tower) among ordinary houses,
 * ``Others``: boats on a pond, or animals grazing in a fenced pasture.
 
-The camera follows the targets loosely while it drifts on a slow orbit, rolls and zooms a
-little, so the whole view moves and the targets also move against the ground. The ground
-truth of each frame is a fixation-density-like map: a sum of anisotropic Gaussians (one per
-visible target, oriented and sized like it, peak 1, clipped to [0, 1]), with the targets'
-boxes and categories.
+Moving targets come in any colour, dark to bright, and beside them stand static look-alikes
+(people standing on the square, stopped cars, moored boats, resting animals): only motion
+tells a target from its look-alike, so a model has to use the frame pair.
 
-Everything random comes from one ``numpy.random.default_rng(seed)``, so a spec always gives
-the same bytes. Rendering is cheap: the terrain is painted once per clip on a canvas larger
-than the view, each frame is one ``cv2.warpAffine`` of it, and the moving targets are drawn
-as a few anti-aliased sub-pixel polygons in frame coordinates.
+The camera is a pinhole over the ground (`ClipSpec.camera`): looking straight down or
+oblique (pitched 15-40 degrees, far ground smaller and hazier), at an altitude that makes a
+person 3-18 px and a car 12-80 px at 720p; it follows the targets loosely while it drifts on
+a slow orbit, rolls and zooms a little, or it hovers in place (not for Vehicle clips). Roofs
+and tree crowns sit on a layer above the ground, so they show parallax that the ground's
+homography does not explain. The finish (`ClipSpec.finish`) is the camera's look: exposure
+and white balance, vignetting, haze, sensor noise, motion blur, JPEG artefacts. The ground
+truth of each frame is a fixation-density-like map: a sum of anisotropic Gaussians (one per
+visible target, oriented and sized like it in the image, peak 1, clipped to [0, 1]), with
+the targets' boxes and categories.
+
+Everything random comes from ``numpy.random.default_rng(seed)`` (the finish from its own
+stream, so turning it off changes no geometry), so a spec always gives the same bytes.
+Rendering is cheap (a 100-frame 720p clip takes a few seconds): the terrain is painted once
+per clip on a canvas larger than the view, each frame is two ``cv2.warpPerspective`` (the
+ground, the raised layer), the moving targets are drawn as a few anti-aliased sub-pixel
+polygons in frame coordinates, and the finish is a few whole-frame operations.
 
 Command line: ``python -m skd_ros.data.synthetic --out DIR`` (see ``--help``).
 """
@@ -42,15 +54,26 @@ import numpy as np
 from skd_ros.atomic_write import write_image
 from skd_ros.logs import setup_logging
 
+GENERATOR_VERSION = 3  # bumped when the clips change: 2 oblique, look-alikes, finish; 3 fps
 CATEGORIES = ("Building", "Human", "Vehicle", "Others")
+FRAME_RATES = (10.0, 30.0, 15.0)  # default_splits: a drone's video, subsampled or not
 SPLITS = ("trainSet", "validSet", "testSet")
 # zlib level 1, run-length strategy and the SUB filter: lossless, and fast on noisy frames
 PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
 if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.10
     PNG_FAST += [cv2.IMWRITE_PNG_FILTER, cv2.IMWRITE_PNG_FILTER_SUB]
 
-CANVAS_MARGIN = 2.0  # terrain canvas side / longer view side: room for the camera to roam
+ROAM = 0.75  # of the longer view side: how far the look point may roam over the canvas
+REACH_CAP = 1.0  # of the longer side: the farthest ground an oblique view shows (then haze)
 MAX_ZOOM = 0.07  # the camera's scale stays within 1 +- MAX_ZOOM
+CAMERAS = ("any", "nadir", "oblique", "hover", "oblique-hover")
+OBLIQUE_SHARE = 0.5  # camera="any": share of oblique clips (pitch 15 deg to MAX_PITCH)
+HOVER_SHARE = 0.25  # ...and of clips whose camera stays put (never for Vehicle clips)
+MAX_PITCH = 40.0  # degrees from nadir
+MIN_SIZE, MAX_SIZE = 0.5, 2.5  # object scale range (altitude): a person 3.6-18 px at 720p
+ELEVATED_UNITS = 7.0  # height of the tree-top and roof layer, in object units
+FINISH_STREAM = 2  # the finish's random stream is default_rng([seed, FINISH_STREAM])
+MAX_MEGAUNITS = 4.0  # painted area counted for object densities, at most (high altitude)
 SIGMA_FLOOR = 0.035  # smallest Gaussian spread, as a fraction of the longer frame side
 SHIFT = 4  # cv2 drawing precision: coordinates in 1/16 pixel
 ONE = 1 << SHIFT
@@ -70,6 +93,7 @@ CAR_VIVID = ((35, 35, 215), (30, 205, 245), (215, 130, 25), (235, 235, 238), (40
 CAR_DULL = ((48, 48, 52), (150, 152, 155), (95, 70, 50), (60, 62, 95), (118, 118, 112))
 SHIRTS = ((40, 40, 225), (30, 215, 250), (40, 40, 45), (220, 110, 30), (200, 60, 200))
 ANIMALS = ((40, 40, 45), (228, 228, 230), (40, 75, 125), (70, 105, 150))
+BOATS = ((235, 235, 238), (40, 40, 210), (30, 200, 245))
 
 
 MIN_SIDE, MAX_SIDE = 64, 7680  # frame sides in pixels: 8K wide at most
@@ -85,10 +109,14 @@ class ClipSpec:
     width: int = 1280
     height: int = 720
     fps: float = 30.0
+    camera: str = "any"  # any (drawn from the seed) | nadir | oblique | hover | oblique-hover
+    finish: bool = True  # light, vignetting, haze, sensor noise, motion blur, JPEG
 
     def __post_init__(self) -> None:
         if self.category not in CATEGORIES:
             raise ValueError(f"category={self.category!r}: must be one of {CATEGORIES}")
+        if self.camera not in CAMERAS:
+            raise ValueError(f"camera={self.camera!r}: must be one of {CAMERAS}")
         _check_int("seed", self.seed, 0)
         _check_int("n_frames", self.n_frames, 1)
         _check_int("width", self.width, MIN_SIDE, MAX_SIDE)
@@ -162,7 +190,19 @@ def _circle(n: int) -> np.ndarray:
 
 
 def _apply(matrix: np.ndarray, points: np.ndarray) -> np.ndarray:
-    return points @ matrix[:, :2].T + matrix[:, 2]
+    """World points (N, 2) through a 2x3 affine or a 3x3 homography (with the divide)."""
+    mapped = points @ matrix[:2, :2].T + matrix[:2, 2]
+    if matrix.shape[0] == 2:
+        return mapped
+    return mapped / (points @ matrix[2, :2] + matrix[2, 2])[:, None]
+
+
+def _jacobian(matrix: np.ndarray, point: np.ndarray) -> np.ndarray:
+    """The 2x2 local linear part of a 3x3 homography at world `point`: how it stretches
+    and turns a small object there (foreshortening in an oblique view)."""
+    w = float(point @ matrix[2, :2] + matrix[2, 2])
+    mapped = _apply(matrix, point[None])[0]
+    return (matrix[:2, :2] - np.outer(mapped, matrix[2, :2])) / w
 
 
 def _fill(image: np.ndarray, polygon: np.ndarray, color) -> None:
@@ -201,6 +241,17 @@ def _jitter(color, rng: np.random.Generator, amount: float) -> Color:
 
 def _pick(palette, rng: np.random.Generator):
     return palette[int(rng.integers(len(palette)))]
+
+
+def _any_colour(rng: np.random.Generator, values: tuple[int, int] = (20, 256)) -> Color:
+    """Any hue and saturation, of brightness in `values` (default: dark to bright)."""
+    hsv = np.array([[[rng.integers(180), rng.integers(256), rng.integers(*values)]]], np.uint8)
+    return tuple(int(c) for c in cv2.cvtColor(hsv, cv2.COLOR_HSV2BGR)[0, 0])
+
+
+def _target_colour(palette, rng: np.random.Generator) -> Color:
+    """A target's (or look-alike's) colour: from its kind's palette, or any colour at all."""
+    return _pick(palette, rng) if rng.random() < 0.5 else _any_colour(rng)
 
 
 # --------------------------------------------------------------------------------------------
@@ -284,17 +335,27 @@ class _Scene:
     def __init__(self, spec: ClipSpec) -> None:
         self.spec = spec
         self.rng = np.random.default_rng(spec.seed)
-        self.unit = min(spec.width, spec.height) / 360.0  # object scale: a car is ~13 units
+        self.lens = _Lens.draw(spec, self.rng)
+        # object scale: a car is ~13 units; the lens's size stands for the altitude
+        self.unit = min(spec.width, spec.height) / 360.0 * self.lens.size
         self.per_frame = 1.0 / spec.fps  # speeds below are per second
-        side = int(math.ceil(CANVAS_MARGIN * max(spec.width, spec.height)))
-        half_view = 0.5 * math.hypot(spec.width, spec.height) / (1.0 - MAX_ZOOM) + 2.0
+        half_view = self.lens.reach(spec)
+        side = int(math.ceil(2 * half_view + ROAM * max(spec.width, spec.height)))
         self.stage = (half_view, side - half_view)  # where the view centre may go
         painter = _Painter(side, self.unit, self.rng, spec.category)
         self.canvas = painter.paint()
+        self.top = painter.top  # roofs and tree crowns, drawn at `lift` above the ground
+        self.lift = ELEVATED_UNITS * self.unit
         self.shadow = painter.shadow_dir * self.unit
+        self.shade = painter.shadow_strength
         self.water = painter.water
         self.targets = self._make_targets(painter)
-        self.camera = _Camera(spec, self.rng, self.stage, self._focus())
+        for lookalike in self._lookalikes(painter):  # static: painted once, never a target
+            _draw_mover(self.canvas, lookalike, np.eye(3), self.shadow, self.unit, self.shade)
+        self.camera = _Camera(spec, self.rng, self.stage, self._focus(), self.lens)
+        # the finish has its own random stream: turning it off changes no geometry
+        self.finish_rng = np.random.default_rng([spec.seed, FINISH_STREAM])
+        self.finish = _Finish(spec, self.finish_rng, self.lens, half_view) if spec.finish else None
 
     # -- targets ------------------------------------------------------------------------------
 
@@ -320,7 +381,7 @@ class _Scene:
                 painter.group_heading + rng.normal(0, 0.5),
                 length,
                 width,
-                _pick(SHIRTS, rng),
+                _target_colour(SHIRTS, rng),
                 speed=rng.uniform(8, 14) * u * per_frame,
                 home=home,
                 radius=radius,
@@ -333,13 +394,13 @@ class _Scene:
                 rng.uniform(0, 2 * math.pi),
                 rng.uniform(12, 17) * u,
                 rng.uniform(4.5, 6) * u,
-                _pick(((235, 235, 238), (40, 40, 210), (30, 200, 245)), rng),
+                _target_colour(BOATS, rng),
                 speed=rng.uniform(12, 22) * u * per_frame,
                 home=home,
                 radius=radius,
                 accent=_pick(((150, 110, 60), (200, 200, 200), (60, 60, 60)), rng),
             )
-        color = _pick(ANIMALS, rng)
+        color = _target_colour(ANIMALS, rng)
         return _Target(
             "animal",
             home + rng.normal(0, 15 * u, 2),
@@ -378,7 +439,7 @@ class _Scene:
                     0.0,
                     rng.uniform(12, 15) * u,
                     rng.uniform(6, 7) * u,
-                    _pick(CAR_VIVID, rng) if rng.random() < 0.8 else _pick(CAR_DULL, rng),
+                    _target_colour(CAR_VIVID + CAR_DULL, rng),
                     speed=speed * (rng.uniform(0.85, 1.15) if i else 1.0),
                     road=road,
                     s=s,
@@ -388,6 +449,46 @@ class _Scene:
             )
             self._drive(cars[-1])
         return cars
+
+    def _lookalikes(self, painter: _Painter) -> list[_Target]:
+        """Static things that look like the clip's targets: standing people on the square,
+        stopped cars on the verge, moored boats, resting animals. Only motion tells them
+        from the targets, so a model must look at the pair, not at colours and shapes."""
+        movers = [t for t in self.targets if t.kind != "building"]
+        if not movers:
+            return []
+        rng, u = self.rng, self.unit
+        alikes = []
+        for _ in range(int(rng.integers(2, 7))):
+            model = movers[int(rng.integers(len(movers)))]
+            if model.kind == "car":
+                road = painter.roads[0]
+                point, tangent = road.at(rng.uniform(0, road.arc[-1]))
+                side = rng.choice([-1, 1]) * (road.width / 2 + rng.uniform(-4, 3) * u)
+                position = point + side * np.array([-tangent[1], tangent[0]])
+                heading = math.atan2(tangent[1], tangent[0]) + math.pi * rng.integers(2)
+                color = _target_colour(CAR_VIVID + CAR_DULL, rng)
+            else:
+                spread = {"person": 25 * u, "boat": 0.5 * model.radius, "animal": 20 * u}
+                position = model.home + rng.normal(0, spread[model.kind], 2)
+                if model.kind == "boat" and not self._on_water(position):
+                    continue
+                heading = rng.uniform(0, 2 * math.pi)
+                palette = {"person": SHIRTS, "boat": BOATS, "animal": ANIMALS}[model.kind]
+                color = _target_colour(palette, rng)
+            scale = rng.uniform(0.85, 1.15)
+            alikes.append(
+                _Target(
+                    model.kind,
+                    position,
+                    heading,
+                    model.length * scale,
+                    model.width * scale,
+                    color,
+                    accent=model.accent,
+                )
+            )
+        return alikes
 
     def _inside(self, point: np.ndarray, pad: float) -> bool:
         lo, hi = self.stage
@@ -446,35 +547,42 @@ class _Scene:
     # -- rendering ----------------------------------------------------------------------------
 
     def render(self, index: int) -> Frame:
-        """Warp the canvas into the view, draw the movers, and build the ground truth."""
+        """Warp the ground and the elevated layer into the view, draw the movers, build the
+        ground truth, then the camera's own look (`_Finish`)."""
         spec = self.spec
+        size = (spec.width, spec.height)
         matrix = self.camera.matrix(index)
-        image = cv2.warpAffine(
-            self.canvas,
-            matrix,
-            (spec.width, spec.height),
-            flags=cv2.INTER_LINEAR,
-            borderMode=cv2.BORDER_REFLECT,
+        raised = self.camera.matrix(index, self.lift)  # parallax: tops move otherwise
+        image = cv2.warpPerspective(
+            self.canvas, matrix, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REFLECT
         )
+        top = cv2.warpPerspective(self.top, raised, size, flags=cv2.INTER_LINEAR)
+        np.copyto(image, top[..., :3], where=top[..., 3:] > 127)
         for target in self.targets:
             if target.kind != "building":
-                _draw_mover(image, target, matrix, self.shadow, self.unit)
+                _draw_mover(image, target, matrix, self.shadow, self.unit, self.shade)
         saliency = np.zeros((spec.height, spec.width), np.float32)
         boxes, identities = [], []
         for identity, target in enumerate(self.targets):
-            box = _add_target(saliency, target, matrix)
+            box = _add_target(saliency, target, raised if target.kind == "building" else matrix)
             if box is not None:
                 boxes.append(box)
                 identities.append(identity)
         np.minimum(saliency, 1.0, out=saliency)
         gain = 1.0 + self.rng.normal(0, 0.012)  # a little exposure flicker
-        cv2.convertScaleAbs(image, image, alpha=gain)
+        if self.finish is None:
+            cv2.convertScaleAbs(image, image, alpha=gain)
+        else:
+            image = self.finish.apply(image, gain, self.finish_rng)
         labels = [spec.category] * len(boxes)
         return Frame(image, saliency, boxes, index, labels, matrix, identities)
 
 
-def _draw_mover(image, target: _Target, matrix, shadow: np.ndarray, unit: float) -> None:
-    """Draw a moving target (and its shadow) into the frame through the camera matrix."""
+def _draw_mover(
+    image, target: _Target, matrix, shadow: np.ndarray, unit: float, shade: float = 0.5
+) -> None:
+    """Draw a target or a look-alike (and its shadow, `shade` dark) through the camera
+    matrix; a moving boat draws its wake."""
     parts = _parts(target, unit)
     body = parts[0][0]
     lift = {"person": 1.6, "car": 1.0, "boat": 0.6, "animal": 1.2}[target.kind]
@@ -483,11 +591,11 @@ def _draw_mover(image, target: _Target, matrix, shadow: np.ndarray, unit: float)
         length = 2.2 * float(np.linalg.norm(shadow)) + 0.5 * target.length
         center = target.position + _direction(heading) * length / 2
         _darken(
-            image, _apply(matrix, _ellipse(center, heading, length / 2, target.width / 2.4)), 0.5
+            image, _apply(matrix, _ellipse(center, heading, length / 2, target.width / 2.4)), shade
         )
     else:
-        _darken(image, _apply(matrix, body + lift * shadow), 0.5)
-    if target.kind == "boat":  # the wake: two pale lines spreading behind the stern
+        _darken(image, _apply(matrix, body + lift * shadow), shade)
+    if target.kind == "boat" and target.speed > 0:  # the wake: pale lines behind the stern
         stern = _local(
             target.position,
             target.heading,
@@ -584,11 +692,14 @@ def _add_target(saliency: np.ndarray, target: _Target, matrix: np.ndarray) -> Bo
     corners = _apply(matrix, _rect(target.position, target.heading, target.length, target.width))
     x0, y0 = np.maximum(np.floor(corners.min(axis=0)).astype(int), 0)
     x1, y1 = np.minimum(np.ceil(corners.max(axis=0)).astype(int), (w - 1, h - 1))
-    if x1 - x0 < 2 or y1 - y0 < 2:
+    x1, y1 = max(x1, min(x0 + 1, w - 1)), max(y1, min(y0 + 1, h - 1))  # a tiny target: 1 px
+    if x1 <= x0 or y1 <= y0:
         return None
-    axis = matrix[:, :2] @ _direction(target.heading)
+    local = _jacobian(matrix, target.position)
+    axis = local @ _direction(target.heading)
+    across = float(np.linalg.norm(local @ _direction(target.heading + math.pi / 2)))
     scale = float(np.linalg.norm(axis))
-    add_gaussian(saliency, center, axis / scale, scale * target.length, scale * target.width)
+    add_gaussian(saliency, center, axis / scale, scale * target.length, across * target.width)
     return int(x0), int(y0), int(x1), int(y1)
 
 
@@ -620,12 +731,86 @@ def add_gaussian(saliency: np.ndarray, center, axis, length: float, width: float
 # Camera
 
 
-class _Camera:
-    """Drone ego-motion: follows a focus point with lag, orbits it slowly, rolls and zooms."""
+@dataclass(frozen=True)
+class _Lens:
+    """A clip's camera geometry, drawn before anything is painted (it sizes the canvas).
 
-    def __init__(self, spec: ClipSpec, rng, stage: tuple[float, float], focus) -> None:
+    `focal` in pixels, `pitch` in radians from nadir (0: looking straight down), `hover`:
+    the camera stays put (a hovering drone, a mast camera), `size`: object scale against
+    the default altitude (small: high up, targets a few pixels across).
+    """
+
+    focal: float
+    pitch: float
+    hover: bool
+    size: float
+
+    @classmethod
+    def draw(cls, spec: ClipSpec, rng: np.random.Generator) -> _Lens:
+        """Nadir or oblique, moving or hovering, low or high: as `spec.camera` asks."""
+        view = spec.camera
+        if view == "any":
+            oblique = rng.random() < OBLIQUE_SHARE
+            hover = spec.category != "Vehicle" and rng.random() < HOVER_SHARE
+            view = ("oblique" if oblique else "nadir") + ("-hover" if hover else "")
+        focal = rng.uniform(1.0, 1.4) * max(spec.width, spec.height)
+        pitch = math.radians(rng.uniform(15, MAX_PITCH)) if "oblique" in view else 0.0
+        size = math.exp(rng.uniform(math.log(MIN_SIZE), math.log(MAX_SIZE)))
+        if spec.camera == "nadir" or spec.category == "Building":
+            size = min(max(size, 0.8), 1.4)  # a landmark fills the view either way
+        return cls(focal, pitch, "hover" in view, size if spec.camera != "nadir" else 1.0)
+
+    def reach(self, spec: ClipSpec) -> float:
+        """How far from the look point the view can see on the ground (canvas pixels), at
+        the widest zoom, capped at REACH_CAP x the longer side (beyond it: haze)."""
+        ground = self.ground_points(spec, 1.0 - MAX_ZOOM)
+        far = float(np.max(np.linalg.norm(ground, axis=1)))
+        return min(far, REACH_CAP * max(spec.width, spec.height)) + 2.0
+
+    def ground_points(self, spec: ClipSpec, scale: float, pixels=None) -> np.ndarray:
+        """Ground points (relative to the look point) seen at image `pixels` (default: the
+        corners) with yaw 0 and zoom `scale`."""
+        if pixels is None:
+            pixels = np.array(
+                [[0, 0], [spec.width, 0], [spec.width, spec.height], [0, spec.height]], float
+            )
+        matrix = _ground_homography(self, spec, np.zeros(2), 0.0, scale)
+        return _apply(np.linalg.inv(matrix), np.asarray(pixels, float))
+
+
+def _pose(lens: _Lens, look: np.ndarray, yaw: float, scale: float):
+    """(rotation rows, camera centre) of a pinhole camera looking at ground point `look`.
+
+    World: canvas x, y on the ground, z up. The camera's x axis is the image's right, y its
+    down, z its optical axis; pitched forward (towards the image top) by `lens.pitch`, at
+    slant distance focal / scale from `look`, so the look point is drawn at zoom `scale`.
+    """
+    c, s = math.cos(yaw), math.sin(yaw)
+    right, down_h, up = np.array([c, s, 0.0]), np.array([-s, c, 0.0]), np.array([0.0, 0.0, 1.0])
+    cp, sp = math.cos(lens.pitch), math.sin(lens.pitch)
+    forward = -cp * up - sp * down_h
+    down = cp * down_h - sp * up
+    rotation = np.stack([right, down, forward])
+    centre = np.array([look[0], look[1], 0.0]) - forward * lens.focal / scale
+    return rotation, centre
+
+
+def _ground_homography(lens, spec, look, yaw, scale, height: float = 0.0) -> np.ndarray:
+    """3x3 homography world (x, y) at `height` above the ground -> frame pixels."""
+    rotation, centre = _pose(lens, look, yaw, scale)
+    k = np.array([[lens.focal, 0, spec.width / 2], [0, lens.focal, spec.height / 2], [0, 0, 1.0]])
+    offset = rotation[:, 2] * height - rotation @ centre
+    matrix = k @ np.stack([rotation[:, 0], rotation[:, 1], offset], axis=1)
+    return matrix / matrix[2, 2]
+
+
+class _Camera:
+    """Drone ego-motion: follows a focus point with lag, orbits it slowly, rolls and zooms;
+    a hovering camera stays where it started. A pinhole camera over the ground plane."""
+
+    def __init__(self, spec: ClipSpec, rng, stage: tuple[float, float], focus, lens) -> None:
         tau = 2 * math.pi
-        self.view_center = np.array([spec.width / 2, spec.height / 2])
+        self.spec, self.lens = spec, lens
         self.stage = stage
         self.focus = np.array(focus, float)
         self.lag = 1.0 - math.exp(-1.0 / spec.fps)  # ~1 s time constant
@@ -644,10 +829,13 @@ class _Camera:
         )
 
     def follow(self, focus: np.ndarray) -> None:
-        self.focus += self.lag * (focus - self.focus)
+        if not self.lens.hover:
+            self.focus += self.lag * (focus - self.focus)
 
-    def matrix(self, index: int) -> np.ndarray:
-        """2x3 affine world -> frame for frame `index` (after `index` calls to `follow`)."""
+    def matrix(self, index: int, height: float = 0.0) -> np.ndarray:
+        """3x3 homography world -> frame for frame `index` (after `index` calls to
+        `follow`), of the ground or of a plane `height` above it (tree tops, roofs)."""
+        index = 0 if self.lens.hover else index
         theta = self.orbit[0] + self.orbit[1] * index
         local = self.radii * np.array([math.cos(theta), math.sin(theta)])
         c, s = math.cos(self.tilt), math.sin(self.tilt)
@@ -657,9 +845,88 @@ class _Camera:
         angle = self.heading + amplitude * math.sin(phase + omega * index)
         amplitude, phase, omega = self.zoom
         scale = 1.0 + amplitude * math.sin(phase + omega * index)
-        matrix = cv2.getRotationMatrix2D((float(center[0]), float(center[1])), angle, scale)
-        matrix[:, 2] += self.view_center - center
-        return matrix
+        yaw = -math.radians(angle)  # getRotationMatrix2D's sense, as before
+        return _ground_homography(self.lens, self.spec, center, yaw, scale, height)
+
+
+class _Finish:
+    """The camera's own look, the same for a whole clip: exposure and white balance,
+    vignetting, haze that thickens with distance (and hides where an oblique view would
+    see past the canvas), sensor noise, motion blur and JPEG artefacts."""
+
+    NOISE_PAD = 16  # px: the noise field is this much larger; each frame takes a window
+
+    def __init__(self, spec: ClipSpec, rng, lens: _Lens, reach: float) -> None:
+        w, h = spec.width, spec.height
+        gain = rng.uniform(0.75, 1.2) * rng.uniform(0.9, 1.1, 3)
+        ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+        radius2 = ((xs - w / 2) ** 2 + (ys - h / 2) ** 2) / ((w / 2) ** 2 + (h / 2) ** 2)
+        vignette = 1.0 - rng.uniform(0.0, 0.35) * radius2
+        haze = _haze_map(spec, lens, reach, rng.uniform(0.0, 0.3))
+        colour = rng.uniform(170, 235) * rng.uniform(0.93, 1.07, 3)
+        keep = (1.0 - haze) * vignette
+        self.scale = (keep[..., None] * gain.astype(np.float32)).astype(np.float32)
+        self.offset = (haze[..., None] * colour.astype(np.float32)).astype(np.float32)
+        sigma = rng.uniform(0.0, 5.0) if rng.random() < 0.8 else 0.0
+        pad = self.NOISE_PAD
+        self.noise = (
+            rng.normal(0.0, sigma, (h + pad, w + pad, 3)).astype(np.float32) if sigma else None
+        )
+        self.blur = _blur_kernel(rng) if rng.random() < 0.35 else None
+        self.jpeg = int(rng.integers(35, 91)) if rng.random() < 0.5 else None
+
+    def apply(self, image: np.ndarray, gain: float, rng) -> np.ndarray:
+        """The finished frame (a new uint8 BGR image); `gain` is this frame's flicker."""
+        if self.blur is not None:
+            image = cv2.filter2D(image, -1, self.blur)
+        pixels = image.astype(np.float32)
+        cv2.multiply(pixels, self.scale, pixels, scale=gain)
+        cv2.add(pixels, self.offset, pixels)
+        if self.noise is not None:
+            dy, dx = (int(v) for v in rng.integers(0, self.NOISE_PAD + 1, 2))
+            h, w = image.shape[:2]
+            cv2.add(pixels, self.noise[dy : dy + h, dx : dx + w], pixels)
+        np.clip(pixels, 0.0, 255.0, out=pixels)
+        image = pixels.astype(np.uint8)
+        if self.jpeg is not None:
+            _, data = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, self.jpeg])
+            image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+        return image
+
+
+def _haze_map(spec: ClipSpec, lens: _Lens, reach: float, amount: float) -> np.ndarray:
+    """(H, W) float32 haze opacity: `amount` at the image centre's distance, growing with
+    the distance along each pixel's ray, and 1 where the ground is farther than `reach`."""
+    step = 8
+    us, vs = np.meshgrid(
+        np.arange(0, spec.width + step, step, dtype=float),
+        np.arange(0, spec.height + step, step, dtype=float),
+    )
+    pixels = np.stack([us.ravel(), vs.ravel()], axis=1)
+    ground = lens.ground_points(spec, 1.0 - MAX_ZOOM, pixels)
+    _, centre = _pose(lens, np.zeros(2), 0.0, 1.0 - MAX_ZOOM)
+    depth = np.linalg.norm(np.column_stack([ground, np.zeros(len(ground))]) - centre, axis=1)
+    density = -math.log(1.0 - amount) / (lens.focal / (1.0 - MAX_ZOOM))
+    haze = 1.0 - np.exp(-density * depth)
+    distance = np.linalg.norm(ground, axis=1)
+    if distance.max() > reach - 2.0:  # the view sees past the canvas: lose that in haze
+        haze = np.maximum(haze, _smoothstep(distance, 0.8 * reach, reach - 2.0))
+    haze = haze.reshape(us.shape).astype(np.float32)
+    big = cv2.resize(haze, (us.shape[1] * step, us.shape[0] * step), cv2.INTER_LINEAR)
+    return big[: spec.height, : spec.width]
+
+
+def _blur_kernel(rng) -> np.ndarray:
+    """A short line kernel: the camera moved or shook during the exposure."""
+    length = float(rng.uniform(1.5, 5.0))
+    size = int(math.ceil(length)) | 1
+    kernel = np.zeros((size, size), np.float32)
+    angle = rng.uniform(0, math.pi)
+    half = length / 2 * _direction(angle)
+    middle = np.array([size // 2, size // 2], float)
+    a, b = middle - half, middle + half
+    cv2.line(kernel, _fixed(a), _fixed(b), 1.0, 1, cv2.LINE_AA, SHIFT)
+    return kernel / max(float(kernel.sum()), 1e-6)
 
 
 # --------------------------------------------------------------------------------------------
@@ -672,7 +939,9 @@ class _Painter:
     def __init__(self, side: int, unit: float, rng: np.random.Generator, category: str) -> None:
         self.side, self.unit, self.rng, self.category = side, unit, rng, category
         sun = rng.uniform(0, 2 * math.pi)
-        self.shadow_dir = _direction(sun) * 1.0  # shadows fall this way, light from opposite
+        # shadows fall this way, light from opposite; long at a low sun, faint when overcast
+        self.shadow_dir = _direction(sun) * rng.uniform(0.6, 2.2)
+        self.shadow_strength = rng.uniform(0.2, 0.6)
         self.site = np.full(2, side / 2) + rng.normal(0, 0.02 * side, 2)
         self.site_kind = {
             "Vehicle": "road",
@@ -692,7 +961,8 @@ class _Painter:
         self.group_heading = rng.uniform(0, 2 * math.pi)  # people walk roughly together
 
     def paint(self) -> np.ndarray:
-        """The finished canvas (side x side x 3, uint8 BGR)."""
+        """The finished ground canvas (side x side x 3, uint8 BGR); the elevated layer
+        (roofs, tree crowns: side x side x 4, BGRA) is left in `self.top`."""
         canvas = self._ground()
         self._fields(canvas)
         self._site_nature(canvas)
@@ -704,7 +974,10 @@ class _Painter:
         self._plan_buildings()
         self._plan_trees()
         self._apply_shadows(canvas)
-        self._draw_objects(canvas)
+        self._dark_spots(canvas)
+        top, cover = np.zeros_like(canvas), np.zeros(canvas.shape[:2], np.uint8)
+        self._draw_objects(canvas, top, cover)
+        self.top = np.dstack([self._grain(top), cover])
         return self._grain(canvas)
 
     # -- natural layers -----------------------------------------------------------------------
@@ -926,7 +1199,7 @@ class _Painter:
 
     def _density(self, per_megaunit: float) -> int:
         """How many of something for this canvas: `per_megaunit` per 10^6 square units."""
-        area = (self.side / self.unit) ** 2 / 1e6
+        area = min((self.side / self.unit) ** 2 / 1e6, MAX_MEGAUNITS)
         return int(self.rng.poisson(per_megaunit * area))
 
     def _plan_buildings(self) -> None:
@@ -1043,16 +1316,48 @@ class _Painter:
                 255,
             )
         soft = cv2.GaussianBlur(self.shadows, (0, 0), max(0.6, 0.7 * self.unit))
-        canvas[:] = _modulate(canvas, cv2.convertScaleAbs(soft, alpha=-0.55, beta=255), 255.0)
+        darkest = -1.1 * self.shadow_strength
+        canvas[:] = _modulate(canvas, cv2.convertScaleAbs(soft, alpha=darkest, beta=255), 255.0)
 
-    def _draw_objects(self, canvas: np.ndarray) -> None:
-        light = -self.shadow_dir
+    def _dark_spots(self, canvas: np.ndarray) -> None:
+        """Dark static clutter anywhere off the water: bushes, bins, manholes, dark patches,
+        each with its shadow. Dark, target-sized and still: not salient."""
+        u, rng = self.unit, self.rng
+        for _ in range(self._density(150)):
+            center = rng.uniform(0, self.side, 2)
+            x, y = int(center[0]), int(center[1])
+            if self.water[min(y, self.side - 1), min(x, self.side - 1)]:
+                continue
+            color = _any_colour(rng, (10, 70))
+            length, width = rng.uniform(2, 9) * u, rng.uniform(1.5, 5) * u
+            heading = rng.uniform(0, math.pi)
+            shape = (
+                _ellipse(center, heading, length / 2, width / 2, 10)
+                if rng.random() < 0.6
+                else _rect(center, heading, length, width)
+            )
+            _darken(canvas, shape + self.shadow_dir * u, self.shadow_strength)
+            _fill(canvas, shape, color)
+
+    def _draw_objects(self, canvas: np.ndarray, top: np.ndarray, cover: np.ndarray) -> None:
+        """Parked cars and lots on the ground; crowns and roofs on the elevated layer `top`,
+        with `cover` (255) where it hides the ground."""
+        light = -self.shadow_dir / float(np.linalg.norm(self.shadow_dir))
         for center, radius in self.trees:
             crown = _jitter(TREE, self.rng, 7)
-            _disc(canvas, center, radius, crown)
-            _disc(canvas, center + light * radius * 0.3, radius * 0.55, _shade(crown, 1.25))
+            _disc(top, center, radius, crown)
+            _disc(top, center + light * radius * 0.3, radius * 0.55, _shade(crown, 1.25))
+            _disc(cover, center, radius, 255)
         for roof in self.roofs:
-            _draw_roof(canvas, *roof, light=light, unit=self.unit)
+            center, heading, length, width, _, style, _ = roof
+            if style == "lot":
+                _draw_roof(canvas, *roof, light=light, unit=self.unit)
+                continue
+            _draw_roof(top, *roof, light=light, unit=self.unit)
+            if style == "dome":
+                _fill(cover, _ellipse(center, 0, length / 2, width / 2, 32), 255)
+            else:
+                _fill(cover, _rect(center, heading, length, width), 255)
         for center, heading, length, width, color in self.cars:
             for polygon, part_color in _car_parts(center, heading, length, width, color):
                 _fill(canvas, polygon, part_color)
@@ -1156,12 +1461,15 @@ def default_splits(
     height: int = 720,
     base_seed: int = 0,
 ) -> dict[str, list[ClipSpec]]:
-    """Clip specs for the three AVS1K splits: categories cycle, seeds never repeat across splits."""
+    """Clip specs for the three AVS1K splits: categories cycle, and for each category the
+    frame rate (`FRAME_RATES`: how far things move between frames); seeds never repeat."""
     splits, seed = {}, base_seed
     for split, count in zip(SPLITS, (n_train, n_valid, n_test), strict=True):
         specs = []
         for i in range(count):
-            specs.append(ClipSpec(seed, CATEGORIES[i % len(CATEGORIES)], n_frames, width, height))
+            category = CATEGORIES[i % len(CATEGORIES)]
+            fps = FRAME_RATES[i // len(CATEGORIES) % len(FRAME_RATES)]
+            specs.append(ClipSpec(seed, category, n_frames, width, height, fps))
             seed += 1
         splits[split] = specs
     return splits

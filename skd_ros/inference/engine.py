@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from skd_ros.inference.compensation import compensate, compensate_batch
 from skd_ros.inference.model_files import (
     FIX_HINT,
     ModelDescription,
@@ -41,6 +42,8 @@ class SaliencyEngine:
 
     Inputs are (3, side, side) float32 RGB in [0, 1] as made by
     `skd_ros.preprocess.prepare_frame`; the output is a (side, side) float32 map in [0, 1].
+    A model exported with a compensation (`description.compensation`) gets the previous
+    input aligned to the current one first (`skd_ros.inference.compensation`), as in training.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class SaliencyEngine:
         self.description: ModelDescription = read_description(model)
         self.backend, self.device, self.threads = backend, device, threads
         self.resolution = self.description.resolution
+        self.compensation = self.description.compensation
         if backend == "onnxruntime":
             self._runner = _OnnxRunner(self.description, device, threads)
         else:
@@ -68,7 +72,10 @@ class SaliencyEngine:
 
     def predict(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         """Saliency map (side, side) float32 of `current`, given the frame before it."""
-        return self._runner(self._batch(previous), self._batch(current))[0, 0]
+        previous, current = self._batch(previous), self._batch(current)
+        if self.compensation != "none":
+            previous = compensate(previous[0], current[0], self.compensation)[None]
+        return self._runner(previous, current)[0, 0]
 
     def predict_batch(self, previous: np.ndarray, current: np.ndarray) -> np.ndarray:
         """Maps (N, side, side) for N pairs (N, 3, side, side): evaluation and benchmarks."""
@@ -76,8 +83,9 @@ class SaliencyEngine:
         for frames in (previous, current):
             if frames.ndim != 4 or frames.shape[1:] != (3, side, side):
                 raise ValueError(f"expected (N, 3, {side}, {side}) inputs, got {frames.shape}")
-        pair = (np.ascontiguousarray(x, dtype=np.float32) for x in (previous, current))
-        return self._runner(*pair)[:, 0]
+        previous, current = (np.ascontiguousarray(x, dtype=np.float32) for x in (previous, current))
+        previous = compensate_batch(previous, current, self.compensation)
+        return self._runner(previous, current)[:, 0]
 
     def _batch(self, frame: np.ndarray) -> np.ndarray:
         side = self.resolution

@@ -20,6 +20,7 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
+from skd_ros.inference.compensation import COMPENSATIONS
 from skd_ros.model_limits import check_resolution, check_shape
 from skd_ros.package_files import demo_config, find_package_file, package_file_candidates
 from skd_ros.quoting import shown
@@ -50,6 +51,7 @@ class ModelDescription:
     input_names: tuple[str, str]  # ("previous", "current")
     output_name: str
     metadata: dict
+    compensation: str = "none"  # how the pair is built (skd_ros.inference.compensation)
 
     def file(self, kind: str) -> Path:
         """The 'onnx' or 'weights' file next to the JSON, checked against its sha256."""
@@ -126,7 +128,19 @@ def read_description(model: str | os.PathLike | None) -> ModelDescription:
     input_size = _checked_shape(path, metadata)
     names, output = _checked_names(path, metadata)
     _check_files_field(path, metadata.get("files"))
-    return ModelDescription(path, input_size[0], input_size, names, output, metadata)
+    compensation = _checked_compensation(path, metadata)
+    return ModelDescription(path, input_size[0], input_size, names, output, metadata, compensation)
+
+
+def _checked_compensation(path: Path, metadata: dict) -> str:
+    """How the pair is aligned before the model sees it (`none` for older models)."""
+    compensation = metadata["model"].get("compensation", "none")
+    if compensation not in COMPENSATIONS:
+        raise ModelFileError(
+            f"{path}: model.compensation {shown(compensation)} is not one of {COMPENSATIONS}; "
+            f"{FIX_HINT}"
+        )
+    return compensation
 
 
 def _checked_shape(path: Path, metadata: dict) -> tuple[int, int]:

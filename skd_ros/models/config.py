@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from skd_ros.inference.compensation import check_compensation
 from skd_ros.model_limits import check_shape
 
 PAPER_RESOLUTIONS = (32, 64, 128, 256)
@@ -22,23 +23,27 @@ class ModelConfig:
 
     `stream_widths` are the output channels of the convolutions at layers 1, 2, 4, 6, 7, 8;
     `head_widths` those of layers 9, 10, 11, 12 (layer 13 always has one output channel).
+    `compensation` is how the temporal pair is built: "homography" aligns the previous
+    input to the current one (`skd_ros.inference.compensation`), "none" pairs them as read.
     """
 
     resolution: int = 64
     first_kernels: tuple[int, int] = (3, 3)
     stream_widths: tuple[int, ...] = (16, 16, 32, 64, 64, 128)
     head_widths: tuple[int, ...] = (32, 32, 16, 8)
+    compensation: str = "none"
 
     def __post_init__(self) -> None:
         """Refuse a shape that is malformed or too large before any layer is built."""
         check_shape(self.resolution, self.first_kernels, self.stream_widths, self.head_widths)
+        check_compensation(self.compensation)
 
     @classmethod
-    def variant(cls, name: str, resolution: int = 64) -> ModelConfig:
+    def variant(cls, name: str, resolution: int = 64, compensation: str = "none") -> ModelConfig:
         """Config for a named kernel variant: 'aerial' (paper default), 'modify-a', 'modify-b'."""
         if name not in KERNEL_VARIANTS:
             raise ValueError(f"unknown variant {name!r}; choose one of {sorted(KERNEL_VARIANTS)}")
-        return cls(resolution=resolution, first_kernels=KERNEL_VARIANTS[name])
+        return cls(resolution, KERNEL_VARIANTS[name], compensation=compensation)
 
     @property
     def feature_channels(self) -> int:
@@ -56,7 +61,7 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         """Inverse of `to_dict`; unknown keys are an error so a typo is not silently ignored."""
-        known = {"resolution", "first_kernels", "stream_widths", "head_widths"}
+        known = {"resolution", "first_kernels", "stream_widths", "head_widths", "compensation"}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}; known: {sorted(known)}")

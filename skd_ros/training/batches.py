@@ -13,6 +13,9 @@ import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset, Sampler
 
+from skd_ros.inference.compensation import align, check_compensation, estimate
+from skd_ros.preprocess import unit_scale
+
 FIELDS = ("previous", "current", "target", "teacher")
 
 
@@ -20,6 +23,7 @@ class PairBatches(Dataset):
     """Index a cache by a list of frame indices and get one batch of tensors.
 
     `targets` may be None for unlabelled data; `teacher` is the map the soft loss uses.
+    `compensation` builds the pair as the node does (`CachedPairs`).
     """
 
     def __init__(
@@ -28,18 +32,18 @@ class PairBatches(Dataset):
         previous: np.ndarray,
         targets: np.ndarray | None,
         teacher: np.ndarray | None = None,
+        compensation: str = "none",
     ) -> None:
         self.frames, self.previous, self.targets, self.teacher = frames, previous, targets, teacher
+        self.pairs = CachedPairs(frames, previous, compensation)
 
     def __len__(self) -> int:
         return len(self.frames)
 
     def __getitem__(self, indices: list[int]) -> dict[str, torch.Tensor]:
         idx = np.asarray(indices)
-        batch = {
-            "current": _frames(self.frames, idx),
-            "previous": _frames(self.frames, self.previous[idx]),
-        }
+        previous, current = self.pairs(idx)
+        batch = {"current": torch.from_numpy(current), "previous": torch.from_numpy(previous)}
         if self.targets is not None:
             batch["target"] = _maps(self.targets, idx)
         if self.teacher is not None:
@@ -47,8 +51,27 @@ class PairBatches(Dataset):
         return batch
 
 
-def _frames(frames: np.ndarray, idx: np.ndarray) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frames[idx])).float().div_(255.0)
+class CachedPairs:
+    """The model's (previous, current) float32 inputs of cached rows, built as the node builds
+    them: `unit_scale`, then `compensation` of the previous input (`compensate`'s two halves;
+    each row's camera motion is estimated once and kept)."""
+
+    def __init__(self, frames: np.ndarray, previous: np.ndarray, compensation: str) -> None:
+        self.frames, self.previous = frames, previous
+        self.compensation = check_compensation(compensation)
+        self._motion: dict[int, np.ndarray | None] = {}
+
+    def __call__(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(previous, current), each (len(idx), 3, h, w) float32 in [0, 1]."""
+        current = unit_scale(self.frames[idx])
+        previous = unit_scale(self.frames[self.previous[idx]])
+        if self.compensation == "none":
+            return previous, current
+        for k, row in enumerate(idx.tolist()):
+            if row not in self._motion:
+                self._motion[row] = estimate(previous[k], current[k])
+            previous[k] = align(previous[k], current[k], self._motion[row])
+        return previous, current
 
 
 def _maps(maps: np.ndarray, idx: np.ndarray) -> torch.Tensor:

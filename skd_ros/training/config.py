@@ -50,6 +50,7 @@ class ModelSection:
 
     resolution: int = 64
     variant: str = "aerial"  # aerial | modify-a | modify-b
+    compensation: str = "none"  # none | homography: previous input aligned to the current
 
 
 @dataclass
@@ -152,11 +153,12 @@ class TrainConfig:
         from skd_ros.models.config import ModelConfig
 
         try:
-            ModelConfig.variant(self.model.variant, self.model.resolution)
+            ModelConfig.variant(self.model.variant, self.model.resolution, self.model.compensation)
         except ValueError as error:
             raise ValueError(
                 f"model (resolution={shown(self.model.resolution)}, "
-                f"variant={shown(self.model.variant)}) is invalid: {error}"
+                f"variant={shown(self.model.variant)}, "
+                f"compensation={shown(self.model.compensation)}) is invalid: {error}"
             ) from None
 
     def to_dict(self) -> dict:

@@ -23,6 +23,7 @@ from skd_ros.export import export_sst
 from skd_ros.inference.engine import SaliencyEngine
 from skd_ros.inference.model_files import read_description
 from skd_ros.models import ModelConfig, SpatialStudent, Sst, TemporalStudent
+from skd_ros.preprocess import unit_scale
 from skd_ros.quoting import shown
 from skd_ros.training import distributed, evaluate, sources
 from skd_ros.training.batches import PairBatches
@@ -50,8 +51,9 @@ class RunResult:
 
 
 def model_config(config: TrainConfig) -> ModelConfig:
-    """The networks' shape from the `model` section."""
-    return ModelConfig.variant(config.model.variant, resolution=config.model.resolution)
+    """The networks' shape (and pair compensation) from the `model` section."""
+    m = config.model
+    return ModelConfig.variant(m.variant, m.resolution, m.compensation)
 
 
 def loop_settings(config: TrainConfig, epochs: int, resume: bool, progress: bool) -> LoopSettings:
@@ -176,7 +178,9 @@ def _train_stages(
     stage1 = loop_settings(config, config.stage1.epochs, resume, progress)
     students = {}
     for kind, teacher_name in (("spatial", spatial_name), ("temporal", temporal_name)):
-        data = PairBatches(cache.frames, cache.previous, targets, cache.teachers[teacher_name])
+        teacher = cache.teachers[teacher_name]
+        pairing = shape.compensation if kind == "temporal" else "none"
+        data = PairBatches(cache.frames, cache.previous, targets, teacher, pairing)
         stage_dir = run_dir / STAGE_DIRS[kind]
         students[kind] = train_student(
             kind, shape, data, config.optim.mu, stage1, stage_dir, context
@@ -186,7 +190,7 @@ def _train_stages(
     torch.manual_seed(config.optim.seed)  # the head's init must not depend on stage 1's path
     sst = Sst.from_students(students["spatial"], students["temporal"])
     stage2 = loop_settings(config, config.stage2.epochs, resume, progress)
-    data = PairBatches(cache.frames, cache.previous, targets)
+    data = PairBatches(cache.frames, cache.previous, targets, compensation=shape.compensation)
     sst = train_sst(sst, data, stage2, run_dir / STAGE_DIRS["sst"], context)
     return RunResult(run_dir, students["spatial"], students["temporal"], sst)
 
@@ -222,6 +226,7 @@ def export_run(run_dir: Path, out: Path | None = None, name: str = "sst", what: 
         shape_dict = saved_config["model"]
         config.model.resolution = int(shape_dict["resolution"])
         config.model.variant = str(shape_dict["variant"])
+        config.model.compensation = str(shape_dict.get("compensation", "none"))
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(
             f"{saved} is not the config a `train run` writes ({type(exc).__name__}: {exc}); "
@@ -300,12 +305,13 @@ def exported_maps(config: TrainConfig, model: Path | SaliencyEngine, videos, pro
 
 
 def exported_predictions(engine: SaliencyEngine, cache, batch: int = 64) -> np.ndarray:
-    """Maps of an exported model for every cached frame (paired with its predecessor)."""
+    """Maps of an exported model for every cached frame (paired with its predecessor; the
+    engine compensates the pair as the model asks, as the node's does)."""
     maps = []
     for start in range(0, len(cache.frames), batch):
         index = np.arange(start, min(start + batch, len(cache.frames)))
-        current = cache.frames[index].astype(np.float32) / 255.0
-        previous = cache.frames[cache.previous[index]].astype(np.float32) / 255.0
+        current = unit_scale(cache.frames[index])
+        previous = unit_scale(cache.frames[cache.previous[index]])
         maps.append(engine.predict_batch(previous, current))
     return np.concatenate(maps)
 

@@ -6,6 +6,7 @@ import numpy as np
 import torch
 
 from skd_ros.models import SpatialStudent, Sst, TemporalStudent
+from skd_ros.training.batches import CachedPairs
 
 BATCH = 256
 
@@ -16,15 +17,19 @@ def predict(
 ) -> np.ndarray:
     """Maps (N, h, w) float32 of Ss, St or Sst for cached uint8 frames (N, 3, h, w).
 
-    `previous[i]` is the index of frame i's predecessor (itself for a video's first frame).
+    `previous[i]` is the index of frame i's predecessor (itself for a video's first frame);
+    the pair is built as in training, with the model's `config.compensation`.
     """
     model = model.eval()
     device = next(model.parameters()).device
+    spatial = isinstance(model, SpatialStudent)  # it sees the current frame only
+    pairs = CachedPairs(frames, previous, "none" if spatial else model.config.compensation)
     out = []
     for start in range(0, len(frames), batch):
-        idx = np.arange(start, min(start + batch, len(frames)))
-        current = _tensor(frames[idx], device)
-        before = _tensor(frames[previous[idx]], device)
+        before, current = (
+            torch.from_numpy(x).to(device)
+            for x in pairs(np.arange(start, min(start + batch, len(frames))))
+        )
         out.append(_forward(model, before, current)[:, 0].float().cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, *frames.shape[2:]), np.float32)
 
@@ -37,10 +42,6 @@ def _forward(model: torch.nn.Module, previous: torch.Tensor, current: torch.Tens
     if isinstance(model, SpatialStudent):
         return model(current)
     raise TypeError(f"cannot predict with {type(model).__name__}; expected Ss, St or Sst")
-
-
-def _tensor(frames: np.ndarray, device: torch.device) -> torch.Tensor:
-    return torch.from_numpy(np.ascontiguousarray(frames)).to(device).float().div_(255.0)
 
 
 def center_bias(count: int, size: int, sigma: float = 0.35) -> np.ndarray:

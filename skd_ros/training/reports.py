@@ -144,7 +144,8 @@ def _train_from_scratch(config, out: Path, progress: bool) -> Sst:
         config, config.stage2.epochs, (out / "checkpoint.pt").exists(), progress
     )
     model = Sst(pipeline.model_config(config))
-    data = PairBatches(cache.frames, cache.previous, targets)
+    pairing = model.config.compensation
+    data = PairBatches(cache.frames, cache.previous, targets, compensation=pairing)
     return train_sst(model, data, settings, out, context)
 
 

@@ -80,8 +80,11 @@ def write_synthetic(root: Path, videos: list[int], frames: int, size: list[int],
         raise ValueError(f"expected three video counts (train, valid, test), got {videos}")
     if not any(videos):
         raise ValueError("asked for 0 videos in every split: nothing to write")
+    from skd_ros.data.synthetic import GENERATOR_VERSION
+
     root = Path(root)
     settings = {"videos": list(videos), "frames": frames, "size": list(size), "seed": seed}
+    settings["generator"] = GENERATOR_VERSION  # a set an older generator wrote is replaced
     stamp, dataset = root / STAMP, root / "AVS1K"
     recorded = _read_stamp(stamp)
     if recorded == settings:
