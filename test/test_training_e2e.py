@@ -62,6 +62,21 @@ def train(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedPr
     return result
 
 
+GLOO = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo, on the CPU
+
+
+def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`train <args>` as two gloo processes under torchrun; asserts it succeeded."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(29500 + os.getpid() % 1000),
+        "-m", "skd_ros.training.cli", *args,
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=cwd, env=GLOO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
 def nss_of(metrics_json: Path) -> float:
     return json.loads(metrics_json.read_text())["all"]["NSS"]
 
@@ -279,15 +294,7 @@ def test_stage_two_on_two_gloo_processes_matches_one_process(synthetic_run, work
     assert not (workdir / "one" / "stage2-sst").exists()  # --stop-after stage1 means it
     shutil.copytree(workdir / "one", workdir / "two")  # identical students for both
     train("run", "--no-progress", "--resume", *tiny(workdir, "one", *epochs), cwd=workdir)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo, CPU
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_addr", "127.0.0.1", "--master_port", str(29500 + os.getpid() % 1000),
-        "-m", "skd_ros.training.cli", "run", "--no-progress", "--resume",
-        *tiny(workdir, "two", *epochs),
-    ]  # fmt: skip
-    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
+    torchrun("run", "--no-progress", "--resume", *tiny(workdir, "two", *epochs), cwd=workdir)
     losses = [
         [json.loads(line)["loss"] for line in (workdir / run / "stage2-sst" / "log.jsonl").open()]
         for run in ("one", "two")
@@ -298,6 +305,66 @@ def test_stage_two_on_two_gloo_processes_matches_one_process(synthetic_run, work
     double = load_file(workdir / "two" / "model" / "sst.safetensors")
     for key, value in single.items():
         np.testing.assert_allclose(double[key], value, atol=1e-3, err_msg=key)
+
+
+def cache_files(cache_dir: Path) -> dict[str, object]:
+    """Every file of a cache folder: .npy as bytes, meta.json without its build time/cost."""
+    files = {}
+    for path in sorted(cache_dir.rglob("*")):
+        if path.is_file():
+            name = str(path.relative_to(cache_dir))
+            if path.suffix == ".json":
+                meta = json.loads(path.read_text())
+                files[name] = {
+                    k: v for k, v in meta.items() if k not in ("created", "ms_per_frame")
+                }
+            else:
+                files[name] = path.read_bytes()
+    return files
+
+
+def test_two_gloo_processes_label_shares_of_the_one_process_cache(tmp_path):
+    settings = tiny(tmp_path, "run", "data.synthetic_videos=[5, 1, 1]")
+    train("run", "--no-progress", *settings, "--stop-after", "cache", cwd=tmp_path)
+    two = ["--set", f"cache_dir={tmp_path / 'cache-two'}", "--set", f"output={tmp_path / 'two'}"]
+    result = torchrun(
+        "run", "--no-progress", *settings, *two, "--stop-after", "cache", cwd=tmp_path
+    )
+    # 5 videos of 12 frames: shared 3 and 2, each process labelled its own
+    assert (
+        "process 0 of 2 (" in result.stdout and "labels 3 of 5 videos (36 frames)" in result.stdout
+    )
+    assert (
+        "process 1 of 2 (" in result.stdout and "labels 2 of 5 videos (24 frames)" in result.stdout
+    )
+    one, two = cache_files(tmp_path / "cache"), cache_files(tmp_path / "cache-two")
+    assert sorted(one) == sorted(two) and any("teachers/flow" in name for name in one)
+    for name, content in one.items():
+        assert two[name] == content, name
+
+
+def test_a_cache_dir_that_is_not_shared_is_refused_before_labelling(tmp_path):
+    """Two processes of one job in different folders, as on machines without a shared
+    filesystem: the same relative cache_dir is two folders."""
+    settings = tiny(tmp_path, "run", "cache_dir=cache", "data.synthetic_videos=[2, 1, 1]")
+    port = str(29500 + (os.getpid() + 500) % 1000)
+    processes = []
+    for rank in (0, 1):
+        folder = tmp_path / f"machine{rank}"
+        folder.mkdir()
+        env = {**GLOO, "RANK": str(rank), "LOCAL_RANK": "0", "WORLD_SIZE": "2"}
+        env |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "LOCAL_WORLD_SIZE": "1"}
+        command = [str(TRAIN), "run", "--no-progress", *settings, "--stop-after", "cache"]
+        processes.append(
+            subprocess.Popen(command, cwd=folder, env=env, stderr=subprocess.PIPE, text=True)
+        )
+    for rank, process in enumerate(processes):
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 2, stderr[-3000:]
+        assert "is not one folder for every process of this job: process 1 on " in stderr
+        assert "nothing was labelled" in stderr
+        cache = tmp_path / f"machine{rank}" / "cache"
+        assert not [p for p in cache.rglob("*") if p.suffix == ".npy"], rank
 
 
 def test_reports_write_tables_and_the_mu_plot(synthetic_run, workdir):

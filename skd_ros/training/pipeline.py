@@ -156,13 +156,9 @@ def _earlier_steps(run_dir: Path) -> list[Path]:
 
 
 def _shared_cache(videos, resolution, teachers, config, context, progress):
-    """Build the cache in the main process first; the others then load it."""
-    if context.is_main:
-        cache = build_cache(videos, resolution, teachers, Path(config.cache_dir), progress)
-    distributed.barrier(context)
-    if not context.is_main:
-        cache = build_cache(videos, resolution, teachers, Path(config.cache_dir), False)
-    return cache
+    """Build the cache, every process labelling its share of the videos, and load it."""
+    bar = progress and context.is_main
+    return build_cache(videos, resolution, teachers, Path(config.cache_dir), bar, None, context)
 
 
 def _train_stages(
