@@ -362,7 +362,7 @@ def test_a_cache_dir_that_is_not_shared_is_refused_before_labelling(tmp_path):
         _, stderr = process.communicate(timeout=300)
         assert process.returncode == 2, stderr[-3000:]
         assert "is not one folder for every process of this job: process 1 on " in stderr
-        assert "nothing was labelled" in stderr
+        assert "Nothing was computed" in stderr and "cache_dir cache is not" in stderr
         cache = tmp_path / f"machine{rank}" / "cache"
         assert not [p for p in cache.rglob("*") if p.suffix == ".npy"], rank
 
@@ -387,6 +387,38 @@ def test_baselines_and_resolutions_reports_list_every_model(synthetic_run, workd
     expected += ["teacher: flow", "Ss (student)", "St (student)", "Sst-32", "Sst-64"]
     assert list(baselines) == expected
     assert all(set(row["all"]) >= {"AUC", "sAUC", "NSS", "SIM", "CC"} for row in baselines.values())
-    train("report", "resolutions", "--values", "32,64", "--no-progress", *short, cwd=workdir)
-    text = (workdir / "reports" / "report-resolutions" / "report.md").read_text()
-    assert "spectral-residual / flow, 32x32" in text and "spectral-residual / flow, 64x64" in text
+    spatial = ["--set", "report.spatial_teachers=[spectral-residual, fine-grained]"]
+    train(
+        "report", "resolutions", "--values", "32,64", "--no-progress", *short, *spatial, cwd=workdir
+    )
+    table = json.loads((workdir / "reports" / "report-resolutions" / "report.json").read_text())
+    assert list(table) == [
+        f"{teacher} / flow, {side}x{side}"
+        for teacher in ("spectral-residual", "fine-grained")
+        for side in (32, 64)
+    ]
+    assert len({row["all"]["NSS"] for row in table.values()}) == 4  # four different models
+
+
+def test_teachers_and_ground_level_reports_list_every_row(workdir):
+    short = tiny(workdir, "reports", "stage1.epochs=2", "stage2.epochs=2")
+    lists = ["report.spatial_teachers=[spectral-residual, fine-grained]"]
+    lists += ["report.temporal_teachers=[flow]", "report.ground_videos=[4, 2]"]
+    short += [arg for item in lists for arg in ("--set", item)]
+    train("report", "teachers", "--no-progress", *short, cwd=workdir)
+    table = json.loads((workdir / "reports" / "report-teachers" / "report.json").read_text())
+    teachers = ["spectral-residual", "fine-grained", "flow"]
+    fused = ["spectral-residual + flow", "fine-grained + flow"]
+    assert list(table) == [f"teacher: {t}" for t in teachers] + [f"fused: {f}" for f in fused]
+    nss = {label: row["all"]["NSS"] for label, row in table.items()}
+    assert len(set(nss.values())) == 5  # the fused targets are maps of their own
+    train("report", "ground-level", "--no-progress", *short, cwd=workdir)
+    folder = workdir / "reports" / "report-ground-level"
+    table = json.loads((folder / "report.json").read_text())
+    assert list(table) == ["Sst (aerial)", "Modify-A", "Modify-B"]
+    assert len({row["all"]["NSS"] for row in table.values()}) == 3
+    assert "Ground-level data: synthetic " in (folder / "report.md").read_text()
+    for variant in ("aerial", "modify-a", "modify-b"):  # trained on the ground-level folders
+        config = json.loads((folder / f"sst-{variant}" / "config.json").read_text())
+        assert config["data"]["root"] == str(folder / "data" / "train")
+        assert config["model"]["variant"] == variant

@@ -60,13 +60,12 @@ import re
 import shutil
 import socket
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from skd_ros.atomic_write import write_atomic, write_json, write_text
+from skd_ros.atomic_write import write_atomic, write_json
 from skd_ros.reduction import INTERMEDIATE_SIDE
 from skd_ros.training import distributed
 from skd_ros.training.labelling import (
@@ -161,7 +160,7 @@ def build_cache(
     cache_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale(cache_dir)
     if context.distributed:
-        _check_shared(cache_dir, context)
+        distributed.check_shared(cache_dir, context, "cache_dir")
     per_process = (os.cpu_count() or 1) // max(1, context.local_world_size)
     workers = workers or max(1, min(4, per_process))
     key = inputs_key(videos, resolution)
@@ -220,32 +219,6 @@ def _remove_stale(folder: Path) -> None:
             shutil.rmtree(path, ignore_errors=True)
         except (PermissionError, ValueError):
             continue
-
-
-def _check_shared(cache_dir: Path, context: distributed.Context) -> None:
-    """Refuse, in every process, a `cache_dir` some process of the job cannot see the main
-    process's files in (machines without a shared filesystem): their parts would be lost."""
-    token = distributed.from_main(uuid.uuid4().hex if context.is_main else None, context)
-    probe = cache_dir / f".shared-{token}"
-    if context.is_main:
-        write_text(probe, token)
-    distributed.barrier(context)
-    try:
-        seen = probe.read_text() == token
-    except OSError:
-        seen = False
-    views = distributed.gather((socket.gethostname(), seen), context)
-    if context.is_main:
-        probe.unlink(missing_ok=True)
-    blind = [f"process {rank} on {host}" for rank, (host, ok) in enumerate(views) if not ok]
-    if blind:
-        raise ValueError(
-            f"cache_dir {cache_dir} is not one folder for every process of this job: "
-            f"{', '.join(blind)} cannot see the file process 0 on {views[0][0]} wrote there. "
-            "Put cache_dir on a filesystem every machine mounts at the same path (NFS, a "
-            "cluster filesystem), or build the cache on one machine (`train run --stop-after "
-            "cache`) and copy it to the same cache_dir on the others; nothing was labelled"
-        )
 
 
 def _input_fields(videos: list) -> tuple[str, ...]:

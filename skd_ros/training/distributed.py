@@ -15,7 +15,10 @@ from __future__ import annotations
 
 import datetime
 import os
+import socket
+import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
@@ -129,3 +132,33 @@ def gather(value, context: Context) -> list:
     values = [None] * context.world_size
     dist.all_gather_object(values, value, group=context.waits)
     return values
+
+
+def check_shared(folder: Path, context: Context, key: str) -> None:
+    """Refuse, in every process, a `folder` (config key `key`) in which some process of the
+    job cannot see a file the main process writes: machines without a shared filesystem,
+    whose work there would be lost or read by no one. Nothing else is written."""
+    if not context.distributed:
+        return
+    from skd_ros.atomic_write import write_text
+
+    token = from_main(uuid.uuid4().hex if context.is_main else None, context)
+    probe = Path(folder) / f".shared-{token}"
+    if context.is_main:
+        write_text(probe, token)
+    barrier(context)
+    try:
+        seen = probe.read_text() == token
+    except OSError:
+        seen = False
+    views = gather((socket.gethostname(), seen), context)
+    if context.is_main:
+        probe.unlink(missing_ok=True)
+    blind = [f"process {rank} on {host}" for rank, (host, ok) in enumerate(views) if not ok]
+    if blind:
+        raise ValueError(
+            f"{key} {folder} is not one folder for every process of this job: "
+            f"{', '.join(blind)} cannot see the file process 0 on {views[0][0]} wrote there; "
+            f"put {key} on a filesystem every machine mounts at the same path (NFS, a cluster "
+            "filesystem). Nothing was computed"
+        )
