@@ -249,6 +249,9 @@ def test_a_video_without_any_readable_frame_is_left_out(dataset, tmp_path, unrea
         assert list(cache.previous[first + 1 : first + FRAMES]) == list(
             range(first, first + FRAMES - 1)
         )
+    flow = Counting(build_teacher("flow"))  # added later: the empty video has no rows to label
+    cache = build_cache(videos, SIDE, [flow], tmp_path / "cache", progress=False)
+    assert flow.calls == 2 * FRAMES and cache.teachers["flow"].shape[0] == 2 * FRAMES
 
 
 def test_precomputed_teacher_maps_line_up_with_frames(videos, tmp_path):

@@ -170,10 +170,18 @@ def build_cache(
     if plan.groups:
         if context.distributed:
             _say_share(plan, videos, context)
+        started = time.perf_counter()
         _label(videos, resolution, teachers, entry, key, plan, context.rank, progress, workers)
         distributed.barrier(context)
         if context.is_main:
             _assemble(videos, resolution, teachers, entry, key, plan)
+            done = sum(len(share) for share in plan.shares)
+            print(
+                f"cache: {entry.name}: {done} of {len(videos)} videos labelled in "
+                f"{time.perf_counter() - started:.1f} s ({context.world_size} process(es), "
+                f"{workers} thread(s) each)",
+                flush=True,
+            )
         distributed.barrier(context)
     else:
         log.info("cache hit: %s", entry)
