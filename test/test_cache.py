@@ -17,6 +17,7 @@ from skd_ros.preprocess import prepare_frame, prepare_map
 from skd_ros.reduction import reduce_resolution
 from skd_ros.teachers import build_teacher
 from skd_ros.training.cache import BUILDING, build_cache
+from skd_ros.training.labelling import INPUTS, Plan, part_dir
 
 FRAMES = 5
 SIZE = {"width": 320, "height": 180}
@@ -130,7 +131,8 @@ def test_interrupted_build_leaves_no_complete_cache(videos, tmp_path):
     assert not list(tmp_path.glob(f"{BUILDING}*"))
     working = Counting(build_teacher("spectral-residual"))
     cache = build_cache(videos, SIDE, [working], tmp_path, progress=False)
-    assert working.calls == 3 * FRAMES and len(cache) == 3 * FRAMES
+    # videos the crashed build finished (its second worker may have) are not labelled again
+    assert 0 < working.calls <= 3 * FRAMES and len(cache) == 3 * FRAMES
     crashing = Counting(build_teacher("fine-grained"), fail_after=4)
     with pytest.raises(RuntimeError, match="teacher crashed"):
         build_cache(videos, SIDE, [working, crashing], tmp_path, progress=False)
@@ -139,6 +141,48 @@ def test_interrupted_build_leaves_no_complete_cache(videos, tmp_path):
     fine = Counting(build_teacher("fine-grained"))
     cache = build_cache(videos, SIDE, [working, fine], tmp_path, progress=False)
     assert fine.calls == 3 * FRAMES and "fine-grained" in cache.teachers
+
+
+def test_an_interrupted_build_resumes_the_videos_it_finished(videos, tmp_path):
+    crashing = Counting(build_teacher("flow"), fail_after=FRAMES + 2)  # in the second video
+    with pytest.raises(RuntimeError, match="teacher crashed"):
+        build_cache(videos, SIDE, [crashing], tmp_path / "cut", progress=False, workers=1)
+    assert complete_entries(tmp_path / "cut") == []
+    again = Counting(build_teacher("flow"))
+    resumed = build_cache(videos, SIDE, [again], tmp_path / "cut", progress=False, workers=2)
+    assert again.calls == 2 * FRAMES  # the first video's parts were kept
+    straight = build_cache(videos, SIDE, [build_teacher("flow")], tmp_path / "one", False)
+    for name in ("frames", "targets", "previous", "video", "index"):
+        assert np.array_equal(getattr(resumed, name), getattr(straight, name)), name
+    assert np.array_equal(resumed.teachers["flow"], straight.teachers["flow"])
+    assert not list((tmp_path / "cut").glob("*.parts"))  # joined, then removed
+
+
+class Sized:
+    """A stand-in video: only its length matters to the plan."""
+
+    def __init__(self, frames: int) -> None:
+        self.frames = frames
+
+    def __len__(self) -> int:
+        return self.frames
+
+
+def test_processes_get_disjoint_shares_of_about_equal_frames(tmp_path):
+    lengths = [300, 20, 180, 150, 40, 90, 10, 60]
+    entry = tmp_path / "r32-0123456789abcdef"
+    done = part_dir(entry, 2, INPUTS)  # video 2's inputs were written by an earlier build
+    done.mkdir(parents=True)
+    (done / "meta.json").write_text('{"count": 180}')
+    plan = Plan.make([Sized(n) for n in lengths], entry, [INPUTS, "flow-1"], 3)
+    jobs = dict(job for share in plan.shares for job in share)
+    assert sorted(jobs) == list(range(len(lengths)))  # every video once, in one share
+    assert jobs[2] == ["flow-1"] and all(jobs[n] == [INPUTS, "flow-1"] for n in jobs if n != 2)
+    weights = [[lengths[n] * len(jobs[n]) for n, _ in share] for share in plan.shares]
+    loads = [sum(share) for share in weights]
+    heaviest = weights[loads.index(max(loads))]
+    # without its lightest video, the most loaded process would have the least frames
+    assert max(loads) - min(heaviest) <= min(loads), weights
 
 
 def test_one_video_is_spread_over_the_workers(tmp_path):
@@ -206,6 +250,9 @@ def test_a_video_without_any_readable_frame_is_left_out(dataset, tmp_path, unrea
         assert list(cache.previous[first + 1 : first + FRAMES]) == list(
             range(first, first + FRAMES - 1)
         )
+    flow = Counting(build_teacher("flow"))  # added later: the empty video has no rows to label
+    cache = build_cache(videos, SIDE, [flow], tmp_path / "cache", progress=False)
+    assert flow.calls == 2 * FRAMES and cache.teachers["flow"].shape[0] == 2 * FRAMES
 
 
 def test_precomputed_teacher_maps_line_up_with_frames(videos, tmp_path):

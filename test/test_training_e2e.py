@@ -62,6 +62,21 @@ def train(*args: str, cwd: Path, timeout: float = 600) -> subprocess.CompletedPr
     return result
 
 
+GLOO = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo, on the CPU
+
+
+def torchrun(*args: str, cwd: Path) -> subprocess.CompletedProcess:
+    """`train <args>` as two gloo processes under torchrun; asserts it succeeded."""
+    command = [
+        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
+        "--master_addr", "127.0.0.1", "--master_port", str(29500 + os.getpid() % 1000),
+        "-m", "skd_ros.training.cli", *args,
+    ]  # fmt: skip
+    result = subprocess.run(command, cwd=cwd, env=GLOO, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return result
+
+
 def nss_of(metrics_json: Path) -> float:
     return json.loads(metrics_json.read_text())["all"]["NSS"]
 
@@ -287,15 +302,7 @@ def test_stage_two_on_two_gloo_processes_matches_one_process(synthetic_run, work
     assert not (workdir / "one" / "stage2-sst").exists()  # --stop-after stage1 means it
     shutil.copytree(workdir / "one", workdir / "two")  # identical students for both
     train("run", "--no-progress", "--resume", *tiny(workdir, "one", *epochs), cwd=workdir)
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}  # gloo, CPU
-    command = [
-        sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2",
-        "--master_addr", "127.0.0.1", "--master_port", str(29500 + os.getpid() % 1000),
-        "-m", "skd_ros.training.cli", "run", "--no-progress", "--resume",
-        *tiny(workdir, "two", *epochs),
-    ]  # fmt: skip
-    result = subprocess.run(command, cwd=workdir, env=env, capture_output=True, text=True)
-    assert result.returncode == 0, result.stderr[-3000:]
+    torchrun("run", "--no-progress", "--resume", *tiny(workdir, "two", *epochs), cwd=workdir)
     losses = [
         [json.loads(line)["loss"] for line in (workdir / run / "stage2-sst" / "log.jsonl").open()]
         for run in ("one", "two")
@@ -311,6 +318,66 @@ def test_stage_two_on_two_gloo_processes_matches_one_process(synthetic_run, work
         difference = np.abs(double[key] - value)
         assert difference.max() <= 2 * 1e-3 * 6, key
         assert np.mean(difference > 1e-3) <= 1e-3, (key, np.mean(difference > 1e-3))
+
+
+def cache_files(cache_dir: Path) -> dict[str, object]:
+    """Every file of a cache folder: .npy as bytes, meta.json without its build time/cost."""
+    files = {}
+    for path in sorted(cache_dir.rglob("*")):
+        if path.is_file():
+            name = str(path.relative_to(cache_dir))
+            if path.suffix == ".json":
+                meta = json.loads(path.read_text())
+                files[name] = {
+                    k: v for k, v in meta.items() if k not in ("created", "ms_per_frame")
+                }
+            else:
+                files[name] = path.read_bytes()
+    return files
+
+
+def test_two_gloo_processes_label_shares_of_the_one_process_cache(tmp_path):
+    settings = tiny(tmp_path, "run", "data.synthetic_videos=[5, 1, 1]")
+    train("run", "--no-progress", *settings, "--stop-after", "cache", cwd=tmp_path)
+    two = ["--set", f"cache_dir={tmp_path / 'cache-two'}", "--set", f"output={tmp_path / 'two'}"]
+    result = torchrun(
+        "run", "--no-progress", *settings, *two, "--stop-after", "cache", cwd=tmp_path
+    )
+    # 5 videos of 12 frames: shared 3 and 2, each process labelled its own
+    assert (
+        "process 0 of 2 (" in result.stdout and "labels 3 of 5 videos (36 frames)" in result.stdout
+    )
+    assert (
+        "process 1 of 2 (" in result.stdout and "labels 2 of 5 videos (24 frames)" in result.stdout
+    )
+    one, two = cache_files(tmp_path / "cache"), cache_files(tmp_path / "cache-two")
+    assert sorted(one) == sorted(two) and any("teachers/flow" in name for name in one)
+    for name, content in one.items():
+        assert two[name] == content, name
+
+
+def test_a_cache_dir_that_is_not_shared_is_refused_before_labelling(tmp_path):
+    """Two processes of one job in different folders, as on machines without a shared
+    filesystem: the same relative cache_dir is two folders."""
+    settings = tiny(tmp_path, "run", "cache_dir=cache", "data.synthetic_videos=[2, 1, 1]")
+    port = str(29500 + (os.getpid() + 500) % 1000)
+    processes = []
+    for rank in (0, 1):
+        folder = tmp_path / f"machine{rank}"
+        folder.mkdir()
+        env = {**GLOO, "RANK": str(rank), "LOCAL_RANK": "0", "WORLD_SIZE": "2"}
+        env |= {"MASTER_ADDR": "127.0.0.1", "MASTER_PORT": port, "LOCAL_WORLD_SIZE": "1"}
+        command = [str(TRAIN), "run", "--no-progress", *settings, "--stop-after", "cache"]
+        processes.append(
+            subprocess.Popen(command, cwd=folder, env=env, stderr=subprocess.PIPE, text=True)
+        )
+    for rank, process in enumerate(processes):
+        _, stderr = process.communicate(timeout=300)
+        assert process.returncode == 2, stderr[-3000:]
+        assert "is not one folder for every process of this job: process 1 on " in stderr
+        assert "Nothing was computed" in stderr and "cache_dir cache is not" in stderr
+        cache = tmp_path / f"machine{rank}" / "cache"
+        assert not [p for p in cache.rglob("*") if p.suffix == ".npy"], rank
 
 
 def test_reports_write_tables_and_the_mu_plot(synthetic_run, workdir):
@@ -333,6 +400,38 @@ def test_baselines_and_resolutions_reports_list_every_model(synthetic_run, workd
     expected += ["teacher: flow", "Ss (student)", "St (student)", "Sst-32", "Sst-64"]
     assert list(baselines) == expected
     assert all(set(row["all"]) >= {"AUC", "sAUC", "NSS", "SIM", "CC"} for row in baselines.values())
-    train("report", "resolutions", "--values", "32,64", "--no-progress", *short, cwd=workdir)
-    text = (workdir / "reports" / "report-resolutions" / "report.md").read_text()
-    assert "spectral-residual / flow, 32x32" in text and "spectral-residual / flow, 64x64" in text
+    spatial = ["--set", "report.spatial_teachers=[spectral-residual, fine-grained]"]
+    train(
+        "report", "resolutions", "--values", "32,64", "--no-progress", *short, *spatial, cwd=workdir
+    )
+    table = json.loads((workdir / "reports" / "report-resolutions" / "report.json").read_text())
+    assert list(table) == [
+        f"{teacher} / flow, {side}x{side}"
+        for teacher in ("spectral-residual", "fine-grained")
+        for side in (32, 64)
+    ]
+    assert len({row["all"]["NSS"] for row in table.values()}) == 4  # four different models
+
+
+def test_teachers_and_ground_level_reports_list_every_row(workdir):
+    short = tiny(workdir, "reports", "stage1.epochs=2", "stage2.epochs=2")
+    lists = ["report.spatial_teachers=[spectral-residual, fine-grained]"]
+    lists += ["report.temporal_teachers=[flow]", "report.ground_videos=[4, 2]"]
+    short += [arg for item in lists for arg in ("--set", item)]
+    train("report", "teachers", "--no-progress", *short, cwd=workdir)
+    table = json.loads((workdir / "reports" / "report-teachers" / "report.json").read_text())
+    teachers = ["spectral-residual", "fine-grained", "flow"]
+    fused = ["spectral-residual + flow", "fine-grained + flow"]
+    assert list(table) == [f"teacher: {t}" for t in teachers] + [f"fused: {f}" for f in fused]
+    nss = {label: row["all"]["NSS"] for label, row in table.items()}
+    assert len(set(nss.values())) == 5  # the fused targets are maps of their own
+    train("report", "ground-level", "--no-progress", *short, cwd=workdir)
+    folder = workdir / "reports" / "report-ground-level"
+    table = json.loads((folder / "report.json").read_text())
+    assert list(table) == ["Sst (aerial)", "Modify-A", "Modify-B"]
+    assert len({row["all"]["NSS"] for row in table.values()}) == 3
+    assert "Ground-level data: synthetic " in (folder / "report.md").read_text()
+    for variant in ("aerial", "modify-a", "modify-b"):  # trained on the ground-level folders
+        config = json.loads((folder / f"sst-{variant}" / "config.json").read_text())
+        assert config["data"]["root"] == str(folder / "data" / "train")
+        assert config["model"]["variant"] == variant

@@ -68,6 +68,9 @@ def test_shipped_yaml_loads_and_overrides_apply():
         ("data.synthetic_size=[160]", "data.synthetic_size=\\[160\\] is invalid"),
         ("data.synthetic_size=[100000, 100000]", "integers in \\[64, 7680\\]"),
         ("optim.seed=-1", "optim.seed=-1 is invalid"),
+        ("report.spatial_teachers=[]", "report.spatial_teachers=\\[\\] is invalid"),
+        ("report.ground_root=/data/dhf1k", "report.ground_eval_root='' is invalid"),
+        ("report.ground_videos=[4, 0]", "report.ground_videos"),
     ],
 )
 def test_bad_settings_are_refused_with_the_key(override, message):
@@ -326,6 +329,14 @@ def test_fused_target_normalises_each_teacher_then_averages():
     assert np.allclose(fused, [[[0.0, 0.25], [0.5, 0.5]]])
 
 
+def test_a_fused_target_on_disk_is_the_one_in_memory(tmp_path):
+    rng = np.random.default_rng(3)
+    maps = [rng.random((5, 8, 8)).astype(np.float16) for _ in range(2)]
+    on_disk = fused_target(maps, tmp_path, chunk=2)  # frames 0-1, 2-3, 4
+    assert isinstance(on_disk, np.memmap) and not list(tmp_path.iterdir())  # a nameless file
+    assert np.array_equal(on_disk, fused_target(maps))
+
+
 def test_the_synthetic_set_replaces_only_its_own_videos(tmp_path, capsys):
     from skd_ros.training.sources import write_synthetic
 
@@ -355,3 +366,24 @@ def test_the_synthetic_set_replaces_only_its_own_videos(tmp_path, capsys):
     (tmp_path / "synthetic.json").unlink()  # no record: a real dataset for all we know
     with pytest.raises(ValueError, match="data.source=avs1k"):
         write_synthetic(tmp_path, [1, 0, 1], frames=3, size=[96, 64], seed=50)
+
+
+def test_report_runs_share_deep_teachers_trained_on_the_same_data(tmp_path):
+    from skd_ros.teachers.deep import save_deep_teacher
+    from skd_ros.teachers.deep_nets import DeepNetConfig, DeepSaliencyNet
+    from skd_ros.training.reports import _share_stage0
+
+    first = load_config(None, [f"output={tmp_path / 'sst-64'}"])
+    (tmp_path / "sst-64").mkdir()
+    (tmp_path / "sst-64" / "config.json").write_text(json.dumps(first.to_dict()))
+    torch.manual_seed(0)
+    trained = tmp_path / "sst-64" / "teachers" / "deep-spatial"
+    save_deep_teacher(DeepSaliencyNet(DeepNetConfig(3, input_size=(64, 64))), trained, "spatial")
+    other_side = load_config(None, ["model.resolution=32", f"output={tmp_path / 'sst-32'}"])
+    assert _share_stage0(other_side, tmp_path / "sst-32")  # the resolution is not stage 0's
+    for suffix in (".json", ".safetensors"):
+        copied = tmp_path / "sst-32" / "teachers" / f"deep-spatial{suffix}"
+        assert copied.read_bytes() == trained.with_suffix(suffix).read_bytes()
+    other_data = load_config(None, ["data.synthetic_seed=7", f"output={tmp_path / 'seed-7'}"])
+    assert not _share_stage0(other_data, tmp_path / "seed-7")  # other data: trained anew
+    assert not (tmp_path / "seed-7" / "teachers").exists()

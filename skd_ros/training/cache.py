@@ -16,6 +16,7 @@ Layout under `cache_dir`:
         teachers/<name>-<teacher key>/
             maps.npy     (N, h, w) float16, R(teacher(previous, current))
             meta.json    name, kind, identity, cost per frame
+    r<resolution>-<inputs key>.parts/   per-video parts while a build runs (or was cut short)
 
 - The inputs key hashes the cache format, R's settings, the resolution and the ordered
   `source_id`s of the videos (file paths, sizes and modification times; bag path, topic and
@@ -30,16 +31,27 @@ Layout under `cache_dir`:
   `fixations` is None and evaluation samples fixations from the maps.
 - Corrupt frames are skipped by the sources (with their maps); rows hold only the frames
   that were read, and `previous` pairs each with its last readable predecessor.
-- Every entry is built in a `.building-*` folder and renamed into place when complete, so
-  an interrupted or failed build never leaves an entry that looks complete; a leftover
-  building folder of a dead process is removed by the next build. A teacher added later
-  computes only its own maps. A small thread pool decodes videos and runs the reduction
-  and the teachers frame by frame (decoding, OpenCV and torch release the GIL), so one
-  long bag uses every core too; teachers must be thread-safe (`skd_ros.teachers.base`).
+- Every video's rows are first written as parts (`skd_ros.training.labelling`), each
+  renamed into place when its video is done; the entry is then joined from them (a chunk
+  at a time) in a `.building-*` folder and renamed into place when complete. So an
+  interrupted or failed build never leaves an entry that looks complete, and a rerun
+  computes only the videos it had not finished; a leftover building folder of a dead
+  process is removed by the next build. A teacher added later computes only its own maps.
+  A small thread pool decodes videos and runs the reduction and the teachers frame by
+  frame (decoding, OpenCV and torch release the GIL), so one long bag uses every core too;
+  teachers must be thread-safe (`skd_ros.teachers.base`).
+- Under torchrun every process calls `build_cache` with its `context`: the main process
+  lists the missing parts and shares the videos out by frame count, each process labels
+  its share (deep teachers on its own device, as loaded) with the CPU cores of its machine
+  divided between its processes, the main one joins the parts, and every process loads the
+  same entry, byte for byte the one a single process builds. `cache_dir` must then be one
+  folder for all processes (a shared filesystem across machines): that is checked first,
+  and a job whose processes do not all see it is refused before anything is labelled.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -47,23 +59,31 @@ import os
 import re
 import shutil
 import socket
-import threading
 import time
-import uuid
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from skd_ros.atomic_write import write_atomic, write_json
-from skd_ros.data.video import check_frame_size
-from skd_ros.reduction import INTERMEDIATE_SIDE, reduce_resolution
+from skd_ros.reduction import INTERMEDIATE_SIDE
+from skd_ros.training import distributed
+from skd_ros.training.labelling import (
+    BUILDING,
+    INPUTS,
+    PARTS,
+    Plan,
+    building_dir,
+    label,
+    part_dir,
+    part_meta,
+    parts_root,
+    publish,
+)
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 1
-BUILDING = ".building-"
 
 
 @dataclass
@@ -114,11 +134,14 @@ def build_cache(
     cache_dir: Path,
     progress: bool = True,
     workers: int | None = None,
+    context: distributed.Context | None = None,
 ) -> CachedSplit:
     """Load the cache entry of (`videos`, `resolution`), building what is missing.
 
     Missing teachers' maps are computed (only theirs) and added. `workers` threads share the
-    work frame by frame (default: the CPU count, at most 4; 1 runs everything inline).
+    work frame by frame (default: the CPU count over the processes on this machine, at most
+    4; 1 runs everything inline). Under torchrun (`context`), every process calls this: each
+    labels its share of the videos (see the module docstring) and all get the same entry.
     """
     if resolution < 1:
         raise ValueError(f"resolution={resolution}: must be positive")
@@ -132,27 +155,47 @@ def build_cache(
             f"labelled and unlabelled videos in one cache (unlabelled: {names[:5]}); "
             "cache them separately"
         )
+    context = context or distributed.Context()
     cache_dir = Path(cache_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     _remove_stale(cache_dir)
-    workers = workers or max(1, min(4, os.cpu_count() or 1))
+    if context.distributed:
+        distributed.check_shared(cache_dir, context, "cache_dir")
+    per_process = (os.cpu_count() or 1) // max(1, context.local_world_size)
+    workers = workers or max(1, min(4, per_process))
     key = inputs_key(videos, resolution)
     entry = cache_dir / f"r{resolution}-{key}"
-    if not (entry / "meta.json").is_file():
-        _build_inputs(videos, resolution, teachers, entry, key, progress, workers)
+    plan = _plan(videos, teachers, entry, key, context.world_size) if context.is_main else None
+    plan = distributed.from_main(plan, context)
+    if plan.groups:
+        if context.distributed:
+            _say_share(plan, videos, context)
+        started = time.perf_counter()
+        _label(videos, resolution, teachers, entry, key, plan, context.rank, progress, workers)
+        distributed.barrier(context)
+        if context.is_main:
+            _assemble(videos, resolution, teachers, entry, key, plan)
+            done = sum(len(share) for share in plan.shares)
+            print(
+                f"cache: {entry.name}: {done} of {len(videos)} videos labelled in "
+                f"{time.perf_counter() - started:.1f} s ({context.world_size} process(es), "
+                f"{workers} thread(s) each)",
+                flush=True,
+            )
+        distributed.barrier(context)
     else:
         log.info("cache hit: %s", entry)
-    split = _load_inputs(entry, videos)
-    missing = [
-        t for t in teachers if not _teacher_dir(entry, key, t).joinpath("meta.json").is_file()
-    ]
-    if missing:
-        _build_teachers(videos, split, missing, entry, key, progress, workers)
-    for teacher in teachers:
-        folder = _teacher_dir(entry, key, teacher)
-        split.teachers[teacher.name] = np.load(folder / "maps.npy", mmap_mode="r")
-        split.teacher_info[teacher.name] = json.loads((folder / "meta.json").read_text())
-    return split
+    return _load(entry, key, videos, teachers)
+
+
+def _say_share(plan: Plan, videos: list, context: distributed.Context) -> None:
+    mine = plan.shares[context.rank]
+    frames = sum(len(videos[number]) for number, _ in mine)
+    print(
+        f"cache: process {context.rank} of {context.world_size} ({socket.gethostname()}) "
+        f"labels {len(mine)} of {len(videos)} videos ({frames} frames)",
+        flush=True,
+    )
 
 
 def _unique(teachers: list) -> list:
@@ -170,15 +213,11 @@ def _teacher_dir(entry: Path, key: str, teacher) -> Path:
     return entry / "teachers" / f"{safe}-{teacher_key(key, teacher)}"
 
 
-def _building_dir(parent: Path, key: str) -> Path:
-    name = f"{BUILDING}{key}-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    return parent / name
-
-
 def _remove_stale(folder: Path) -> None:
     """Delete building folders left by processes of this host that no longer run."""
     host = socket.gethostname()
-    for path in list(folder.glob(f"{BUILDING}*")) + list(folder.glob(f"*/teachers/{BUILDING}*")):
+    patterns = (f"{BUILDING}*", f"*/teachers/{BUILDING}*", f"*{PARTS}/*/{BUILDING}*")
+    for path in [path for pattern in patterns for path in folder.glob(pattern)]:
         parts = path.name.removeprefix(BUILDING).split("-")
         if len(parts) < 4 or "-".join(parts[1:-2]) != host:
             continue
@@ -190,231 +229,144 @@ def _remove_stale(folder: Path) -> None:
             continue
 
 
-def _publish(temp: Path, final: Path) -> None:
-    """Rename a complete building folder into place (keeping an entry another process made)."""
-    try:
-        os.rename(temp, final)
-    except OSError:
-        if (final / "meta.json").is_file():
-            shutil.rmtree(temp, ignore_errors=True)
-            return
-        raise
-
-
-def _open(folder: Path, name: str, dtype, shape) -> np.ndarray:
-    return np.lib.format.open_memmap(folder / name, mode="w+", dtype=dtype, shape=shape)
-
-
-class _Pass:
-    """One pass over the videos: decode, reduce, run teachers, write rows.
-
-    With `workers` > 1, up to `workers` videos are decoded at once, each by its own thread,
-    and every frame's reduction and teacher calls run as a task on a shared pool of
-    `workers` threads (at most two tasks per worker in flight), so even a single long video
-    (one bag topic) uses every core. With one worker everything runs inline.
-    """
-
-    def __init__(self, resolution, teachers, arrays, teacher_arrays, progress, total) -> None:
-        from tqdm import tqdm
-
-        self.resolution, self.teachers = resolution, teachers
-        self.arrays, self.teacher_arrays = arrays, teacher_arrays
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-        self.bar = tqdm(total=total, desc="cache", unit="frame", disable=not progress)
-        self.seconds = {t.name: 0.0 for t in teachers}
-        self.calls = dict.fromkeys(self.seconds, 0)
-        self.compute: ThreadPoolExecutor | None = None
-        self.slots: threading.Semaphore | None = None
-
-    def video(self, number: int, video, first: int, expected: np.ndarray | None) -> int:
-        """Write the video's rows from `first`; returns how many frames were read."""
-        before = None
-        row = first
-        pending = []
-        for sample in video.samples():
-            if self.stop.is_set():
-                break
-            position = row - first
-            if expected is not None and (
-                position >= len(expected) or expected[position] != sample.index
-            ):
-                raise RuntimeError(
-                    f"video {video.name} reads differently than when its cache entry was "
-                    "built (a frame became unreadable?); delete the entry and rebuild"
-                )
-            check_frame_size(video, sample)
-            image = sample.image
-            previous = before if before is not None and before.shape == image.shape else image
-            before = image
-            if self.compute is None:
-                self.frame(row, previous, sample, video.name)
-            else:
-                self.slots.acquire()
-                future = self.compute.submit(self.frame, row, previous, sample, video.name)
-                future.add_done_callback(lambda _: self.slots.release())
-                pending.append(future)
-                if pending[0].done():
-                    _raise_failed(pending)
-            row += 1
-        for future in pending:
-            future.result()
-        return row - first
-
-    def frame(self, row: int, previous: np.ndarray, sample, video_name: str) -> None:
-        """Reduce one frame (and its maps) and run the teachers on it; write row `row`."""
-        if self.stop.is_set():
-            return
-        size, image = self.resolution, sample.image
-        if "frames" in self.arrays:
-            small = reduce_resolution(image, size)
-            self.arrays["frames"][row] = small[:, :, ::-1].transpose(2, 0, 1)
-            if "targets" in self.arrays:
-                target = reduce_resolution(sample.saliency.astype(np.float32), size)
-                self.arrays["targets"][row] = np.clip(target, 0.0, 1.0)
-            if "fixations" in self.arrays:
-                self.arrays["fixations"][row] = _fixated_cells(sample, size)
-            self.arrays["index"][row] = sample.index
-        seconds = {}
-        for teacher in self.teachers:
-            set_frame = getattr(teacher, "set_frame", None)
-            if set_frame is not None:
-                set_frame(video_name, sample.name)
-            started = time.perf_counter()
-            output = teacher(previous, image)
-            seconds[teacher.name] = time.perf_counter() - started
-            self.teacher_arrays[teacher.name][row] = _reduce_map(output, size, teacher)
-        with self.lock:
-            for name, value in seconds.items():
-                self.seconds[name] += value
-                self.calls[name] += 1
-            self.bar.update(1)
-
-    def run(self, jobs: list[tuple], workers: int) -> list[int]:
-        """Run `self.video(*job)` for every job; the first error stops the others."""
-        try:
-            if workers == 1:
-                return [self.video(*job) for job in jobs]
-            self.slots = threading.Semaphore(2 * workers)
-            decoders = min(workers, len(jobs))
-            with (
-                ThreadPoolExecutor(workers, thread_name_prefix="cache-frame") as self.compute,
-                ThreadPoolExecutor(decoders, thread_name_prefix="cache-video") as pool,
-            ):
-                futures = [pool.submit(self.video, *job) for job in jobs]
-                try:
-                    return [future.result() for future in futures]
-                except BaseException:
-                    self.stop.set()
-                    for future in futures:
-                        future.cancel()
-                    raise
-        finally:
-            self.compute = None
-            self.bar.close()
-
-    def release(self) -> None:
-        """Flush and drop the written arrays."""
-        for array in [*self.arrays.values(), *self.teacher_arrays.values()]:
-            array.flush()
-        self.arrays, self.teacher_arrays = {}, {}
-
-    def cost(self, name: str) -> dict:
-        calls = max(1, self.calls[name])
-        return {"frames": self.calls[name], "ms_per_frame": 1e3 * self.seconds[name] / calls}
-
-
-def _raise_failed(pending: list) -> None:
-    """Raise the error of a finished frame task and forget finished ones (keeps memory flat)."""
-    while pending and pending[0].done():
-        pending.pop(0).result()
-
-
-def _fixated_cells(sample, size: int) -> np.ndarray:
-    cells = np.zeros((size, size), bool)
-    if sample.fixations is None:
-        raise ValueError(f"frame {sample.name} has no fixation map although its video has them")
-    height, width = sample.fixations.shape
-    ys, xs = np.nonzero(sample.fixations)
-    cells[ys * size // height, xs * size // width] = True
-    return cells
-
-
-def _reduce_map(output, size: int, teacher) -> np.ndarray:
-    saliency = np.asarray(output, np.float32)
-    if saliency.ndim == 3 and saliency.shape[-1] == 1:
-        saliency = saliency[..., 0]
-    if saliency.ndim != 2 or saliency.size == 0:
-        raise ValueError(
-            f"teacher {teacher.name} returned shape {saliency.shape}; expected an (H, W) map"
-        )
-    if not np.isfinite(saliency).all():
-        raise ValueError(f"teacher {teacher.name} returned NaN or infinite values")
-    return np.clip(reduce_resolution(saliency, size), 0.0, 1.0).astype(np.float16)
-
-
-def _build_inputs(videos, resolution, teachers, entry: Path, key: str, progress, workers):
+def _input_fields(videos: list) -> tuple[str, ...]:
+    """The input arrays of an entry of `videos`: what the videos can fill for every frame."""
     labelled = all(v.labelled for v in videos)
     with_fixations = labelled and all(getattr(v, "has_fixations", False) for v in videos)
     if labelled and not with_fixations and any(getattr(v, "has_fixations", False) for v in videos):
         log.info("only some videos have fixation maps; the cache keeps none")
-    capacity = [len(v) for v in videos]
-    starts = np.concatenate([[0], np.cumsum(capacity)[:-1]]).astype(np.int64)
-    total = int(sum(capacity))
-    temp = _building_dir(entry.parent, key)
+    return (
+        ("frames", "index")
+        + (("targets",) if labelled else ())
+        + (("fixations",) if with_fixations else ())
+    )
+
+
+def _plan(videos: list, teachers: list, entry: Path, key: str, processes: int) -> Plan:
+    """The groups missing from `entry` and the parts of them each process writes."""
+    groups = [] if (entry / "meta.json").is_file() else [INPUTS]
+    for teacher in teachers:
+        if not _teacher_dir(entry, key, teacher).joinpath("meta.json").is_file():
+            groups.append(_teacher_dir(entry, key, teacher).name)
+    return Plan.make(videos, entry, groups, processes) if groups else Plan([], [])
+
+
+def _label(
+    videos, resolution, teachers, entry: Path, key: str, plan: Plan, rank, progress, workers
+):
+    """Write this process's share of the missing parts."""
+    groups = {t.name: _teacher_dir(entry, key, t).name for t in teachers}
+    recorded = _load_inputs(entry, videos) if INPUTS not in plan.groups else None
+
+    def expected(number: int) -> np.ndarray:
+        if recorded is not None:
+            info = recorded.videos[number]
+            return np.asarray(recorded.index[info["first"] : info["first"] + info["count"]])
+        count = part_meta(entry, number, INPUTS)["count"]
+        return np.load(part_dir(entry, number, INPUTS) / "index.npy")[:count]
+
+    fields = _input_fields(videos)
+    share = plan.shares[rank]
+    label(videos, entry, share, teachers, groups, fields, expected, resolution, progress, workers)
+
+
+def _assemble(videos, resolution, teachers, entry: Path, key: str, plan: Plan) -> None:
+    """Join the parts of the missing groups into the entry (main process, all parts done)."""
+    missing = [
+        (video.name, group)
+        for number, video in enumerate(videos)
+        for group in plan.groups
+        if part_meta(entry, number, group) is None
+    ]
+    if missing:
+        raise RuntimeError(
+            f"{len(missing)} part(s) of {entry} are missing after every process finished "
+            f"(first: video {missing[0][0]}, {missing[0][1]}) in {parts_root(entry)}; rerun "
+            "to compute them"
+        )
+    chosen = [t for t in teachers if _teacher_dir(entry, key, t).name in plan.groups]
+    if INPUTS in plan.groups:
+        _assemble_entry(videos, resolution, chosen, entry, key)
+    else:
+        for teacher in chosen:
+            _assemble_teacher(videos, teacher, entry, key)
+    for number in range(len(videos)):
+        for group in plan.groups:
+            shutil.rmtree(part_dir(entry, number, group), ignore_errors=True)
+        with contextlib.suppress(OSError):  # only when empty: another build may be writing
+            part_dir(entry, number, INPUTS).parent.rmdir()
+    with contextlib.suppress(OSError):
+        parts_root(entry).rmdir()
+
+
+def _concatenate(path: Path, sources: list[Path], counts: list[int], chunk: int = 4096) -> None:
+    """Write the first `counts[i]` rows of each .npy file in `sources`, in order, to `path`,
+    a chunk at a time (memory stays flat however large the entry)."""
+    first = np.load(sources[0], mmap_mode="r")
+    shape, dtype = (int(sum(counts)), *first.shape[1:]), first.dtype
+    del first
+    target = np.lib.format.open_memmap(path, mode="w+", dtype=dtype, shape=shape)
+    row = 0
+    for source, count in zip(sources, counts, strict=True):
+        if count == 0:
+            continue
+        rows = np.load(source, mmap_mode="r")
+        for start in range(0, count, chunk):
+            stop = min(count, start + chunk)
+            target[row + start : row + stop] = rows[start:stop]
+        row += count
+        del rows
+    target.flush()
+    del target
+
+
+def _teacher_cost(entry: Path, group: str, count: int) -> dict:
+    parts = [part_meta(entry, number, group) for number in range(count)]
+    frames = sum(part["count"] for part in parts)
+    seconds = sum(part["seconds"] for part in parts)
+    return {"frames": frames, "ms_per_frame": 1e3 * seconds / max(1, frames)}
+
+
+def _assemble_entry(videos, resolution, teachers, entry: Path, key: str) -> None:
+    counts = [part_meta(entry, number, INPUTS)["count"] for number in range(len(videos))]
+    if sum(counts) == 0:
+        raise ValueError("no readable frame in any video; nothing to cache")
+    empty = [v.name for v, c in zip(videos, counts, strict=True) if c == 0]
+    if empty:
+        log.warning("cache: no readable frame in videos %s; they are left out", empty)
+    fields = _input_fields(videos)
+    temp = building_dir(entry.parent, key)
     temp.mkdir(parents=True)
     try:
-        size = resolution
-        arrays = {
-            "frames": _open(temp, "frames.npy", np.uint8, (total, 3, size, size)),
-            "index": _open(temp, "index.npy", np.int32, (total,)),
-        }
-        if labelled:
-            arrays["targets"] = _open(temp, "targets.npy", np.float16, (total, size, size))
-        if with_fixations:
-            arrays["fixations"] = _open(temp, "fixations.npy", np.bool_, (total, size, size))
-        teacher_dirs = {
-            t.name: temp / "teachers" / _teacher_dir(entry, key, t).name for t in teachers
-        }
-        teacher_arrays = {}
+        numbers = range(len(videos))
+        for name in fields:
+            sources = [part_dir(entry, n, INPUTS) / f"{name}.npy" for n in numbers]
+            _concatenate(temp / f"{name}.npy", sources, counts)
         for teacher in teachers:
-            teacher_dirs[teacher.name].mkdir(parents=True)
-            teacher_arrays[teacher.name] = _open(
-                teacher_dirs[teacher.name], "maps.npy", np.float16, (total, size, size)
+            group = _teacher_dir(entry, key, teacher).name
+            folder = temp / "teachers" / group
+            folder.mkdir(parents=True)
+            _concatenate(
+                folder / "maps.npy",
+                [part_dir(entry, n, group) / "maps.npy" for n in numbers],
+                counts,
             )
-        work = _Pass(resolution, teachers, arrays, teacher_arrays, progress, total)
-        jobs = [(n, v, int(starts[n]), None) for n, v in enumerate(videos)]
-        counts = work.run(jobs, workers)
-        if sum(counts) == 0:
-            raise ValueError("no readable frame in any video; nothing to cache")
-        empty = [v.name for v, c in zip(videos, counts, strict=True) if c == 0]
-        if empty:
-            log.warning("cache: no readable frame in videos %s; they are left out", empty)
-        rows = np.concatenate([np.arange(s, s + c) for s, c in zip(starts, counts, strict=True)])
-        files = [temp / f"{name}.npy" for name in arrays]
-        files += [teacher_dirs[t.name] / "maps.npy" for t in teachers]
-        work.release()
-        del arrays, teacher_arrays
-        if len(rows) < total:
-            for path in files:
-                _compact(path, rows)
+            _write_teacher_meta(folder, teacher, _teacher_cost(entry, group, len(videos)))
         firsts = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         video_of_row = np.repeat(np.arange(len(videos), dtype=np.int32), counts)
-        previous = np.arange(len(rows), dtype=np.int64)
+        previous = np.arange(int(sum(counts)), dtype=np.int64)
         previous[1:] -= 1
         starts_of_videos = firsts[np.asarray(counts) > 0]  # a video left out has no rows
         previous[starts_of_videos] = starts_of_videos
         write_atomic(temp / "video.npy", lambda path: np.save(path, video_of_row))
         write_atomic(temp / "previous.npy", lambda path: np.save(path, previous))
-        for teacher in teachers:
-            _write_teacher_meta(teacher_dirs[teacher.name], teacher, work.cost(teacher.name))
         meta = {
             "version": CACHE_VERSION,
             "resolution": resolution,
             "intermediate_side": INTERMEDIATE_SIDE,
-            "frames": int(len(rows)),
-            "labelled": labelled,
-            "fixations": with_fixations,
+            "frames": int(sum(counts)),
+            "labelled": "targets" in fields,
+            "fixations": "fixations" in fields,
             "videos": [
                 {"name": v.name, "source_id": v.source_id, "first": int(f), "count": int(c)}
                 for v, f, c in zip(videos, firsts, counts, strict=True)
@@ -422,22 +374,27 @@ def _build_inputs(videos, resolution, teachers, entry: Path, key: str, progress,
             "created": time.strftime("%Y-%m-%dT%H:%M:%S"),
         }
         write_json(temp / "meta.json", meta, indent=1)
-        _publish(temp, entry)
+        publish(temp, entry)
     except BaseException:
         shutil.rmtree(temp, ignore_errors=True)
         raise
 
 
-def _compact(path: Path, rows: np.ndarray, chunk: int = 4096) -> None:
-    """Keep only `rows` of a .npy file (frames that were read), in chunks."""
-    source = np.load(path, mmap_mode="r")
-    temp = path.with_name(path.stem + ".compact.npy")
-    target = np.lib.format.open_memmap(temp, "w+", source.dtype, (len(rows), *source.shape[1:]))
-    for start in range(0, len(rows), chunk):
-        target[start : start + chunk] = source[rows[start : start + chunk]]
-    target.flush()
-    del source, target
-    os.replace(temp, path)
+def _assemble_teacher(videos, teacher, entry: Path, key: str) -> None:
+    final = _teacher_dir(entry, key, teacher)
+    group = final.name
+    counts = [part_meta(entry, number, group)["count"] for number in range(len(videos))]
+    final.parent.mkdir(exist_ok=True)
+    temp = building_dir(final.parent, teacher_key(key, teacher))
+    temp.mkdir()
+    try:
+        sources = [part_dir(entry, n, group) / "maps.npy" for n in range(len(videos))]
+        _concatenate(temp / "maps.npy", sources, counts)
+        _write_teacher_meta(temp, teacher, _teacher_cost(entry, group, len(videos)))
+        publish(temp, final)
+    except BaseException:
+        shutil.rmtree(temp, ignore_errors=True)
+        raise
 
 
 def _write_teacher_meta(folder: Path, teacher, cost: dict) -> None:
@@ -450,39 +407,13 @@ def _write_teacher_meta(folder: Path, teacher, cost: dict) -> None:
     write_json(folder / "meta.json", meta, indent=1)
 
 
-def _build_teachers(videos, split: CachedSplit, teachers, entry: Path, key: str, progress, workers):
-    total = len(split.frames)
-    parent = entry / "teachers"
-    parent.mkdir(exist_ok=True)
-    temps = {t.name: _building_dir(parent, teacher_key(key, t)) for t in teachers}
-    try:
-        arrays = {}
-        for teacher in teachers:
-            temps[teacher.name].mkdir()
-            arrays[teacher.name] = _open(
-                temps[teacher.name], "maps.npy", np.float16, (total, *split.frames.shape[2:])
-            )
-        work = _Pass(split.resolution, teachers, {}, arrays, progress, total)
-        jobs = []
-        for number, (video, info) in enumerate(zip(videos, split.videos, strict=True)):
-            first, count = info["first"], info["count"]
-            jobs.append((number, video, first, np.asarray(split.index[first : first + count])))
-        counts = work.run(jobs, workers)
-        for video, info, count in zip(videos, split.videos, counts, strict=True):
-            if count != info["count"]:
-                raise RuntimeError(
-                    f"video {video.name} gave {count} frames, its cache entry has "
-                    f"{info['count']}; delete {entry} and rebuild"
-                )
-        work.release()
-        del arrays
-        for teacher in teachers:
-            _write_teacher_meta(temps[teacher.name], teacher, work.cost(teacher.name))
-            _publish(temps[teacher.name], _teacher_dir(entry, key, teacher))
-    except BaseException:
-        for temp in temps.values():
-            shutil.rmtree(temp, ignore_errors=True)
-        raise
+def _load(entry: Path, key: str, videos: list, teachers: list) -> CachedSplit:
+    split = _load_inputs(entry, videos)
+    for teacher in teachers:
+        folder = _teacher_dir(entry, key, teacher)
+        split.teachers[teacher.name] = np.load(folder / "maps.npy", mmap_mode="r")
+        split.teacher_info[teacher.name] = json.loads((folder / "meta.json").read_text())
+    return split
 
 
 def _load_inputs(entry: Path, videos: list) -> CachedSplit:

@@ -8,7 +8,8 @@ Commands:
   export     write a run's trained Sst as ONNX + safetensors + JSON (run does this itself)
   quantize   INT8 copy of an exported model (ONNX Runtime static quantization, calibrated on
              synthetic aerial frames), scored beside the fp32 model on the evaluation split
-  report     the paper's experiments on your data: baselines, resolutions, ablations, mu-sweep
+  report     the paper's experiments on your data: baselines, ground-level, resolutions,
+             teachers, ablations, mu-sweep
   synthetic  generate a synthetic aerial dataset in the AVS1K layout
   footage    models vs baselines on box-annotated footage: NSS, CC, region hit rates
   background-boxes  MOT boxes for a static camera's video, by background subtraction
@@ -80,9 +81,10 @@ def build_parser() -> argparse.ArgumentParser:
     report = commands.add_parser("report", help="reproduce one of the paper's experiments")
     report.add_argument(
         "experiment",
-        choices=["baselines", "resolutions", "ablations", "mu-sweep"],
-        help="baselines: Tab. I; resolutions: teacher x resolution, Tab. IV; "
-        "ablations: Ablation-S/-T/-O, Tab. VI; mu-sweep: Fig. 8",
+        choices=["baselines", "ground-level", "resolutions", "teachers", "ablations", "mu-sweep"],
+        help="baselines: Tab. I; ground-level: aerial vs Modify-A/-B on ground-level data, "
+        "Tab. II; resolutions: teacher x resolution, Tab. IV; teachers: each teacher and "
+        "the fused targets, Tab. V; ablations: Ablation-S/-T/-O, Tab. VI; mu-sweep: Fig. 8",
     )
     _config_args(report)
     report.add_argument(

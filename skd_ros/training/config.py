@@ -85,6 +85,22 @@ class StageConfig:
 
 
 @dataclass
+class ReportConfig:
+    """What `train report` compares (it chooses runs, never changes one: free on --resume)."""
+
+    # teachers (Tab. IV: each spatial one at every resolution; Tab. V: each alone and fused)
+    spatial_teachers: list[str] = field(
+        default_factory=lambda: ["deep-spatial", "spectral-residual", "fine-grained"]
+    )
+    temporal_teachers: list[str] = field(default_factory=lambda: ["deep-temporal", "flow"])
+    # Tab. II, ground-level data: DHF1K-style folders to train on and to score on; empty:
+    # synthetic ground-level (oblique) clips, `ground_videos` [train, test] of them
+    ground_root: str = ""
+    ground_eval_root: str = ""
+    ground_videos: list[int] = field(default_factory=lambda: [16, 8])
+
+
+@dataclass
 class TrainConfig:
     """Everything `train run` needs."""
 
@@ -94,6 +110,7 @@ class TrainConfig:
     optim: OptimConfig = field(default_factory=OptimConfig)
     stage1: StageConfig = field(default_factory=StageConfig)
     stage2: StageConfig = field(default_factory=StageConfig)
+    report: ReportConfig = field(default_factory=ReportConfig)
     output: str = "outputs/train"
     cache_dir: str = "outputs/cache"
     threads: int = 0  # torch intra-op threads per process (0: torch's default)
@@ -137,6 +154,18 @@ class TrainConfig:
                 "teachers.stage0_input_size",
                 "[width, height], both positive multiples of 32",
             ),
+            (_names(self.report.spatial_teachers), "report.spatial_teachers", TEACHER_LIST),
+            (_names(self.report.temporal_teachers), "report.temporal_teachers", TEACHER_LIST),
+            (
+                _int_pair(self.report.ground_videos, lambda count: count >= 1),
+                "report.ground_videos",
+                "[train, test] video counts, integers >= 1",
+            ),
+            (
+                bool(self.report.ground_eval_root) or not self.report.ground_root,
+                "report.ground_eval_root",
+                "a held-out DHF1K-style folder to score on, since report.ground_root is set",
+            ),
         ]
         for ok, key, allowed in checks:
             if not ok:
@@ -171,6 +200,11 @@ def _finite_positive(value: float) -> bool:
 
 
 SEED_RANGE = "an integer in [0, 2**32)"
+TEACHER_LIST = "a non-empty list of teacher names or paths"
+
+
+def _names(names: Any) -> bool:
+    return isinstance(names, list) and bool(names) and all(isinstance(n, str) and n for n in names)
 
 
 def _seed_ok(seed: Any) -> bool:

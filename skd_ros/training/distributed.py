@@ -4,15 +4,26 @@
 LOCAL_RANK; without them everything runs in one process. The global batch size stays what
 the config says and is split evenly across processes, so N processes follow the same
 optimisation path as one (up to floating-point summation order).
+
+Waits where one process works alone or longer than the others (stage 0 on the main process,
+each process labelling its share of the cache) go through a CPU (gloo) group of their own
+with a timeout of WAIT_TIMEOUT instead of the default 30 minutes, which labelling at AVS1K
+scale outlasts; a process that dies still ends the job at once (torchrun stops the others).
 """
 
 from __future__ import annotations
 
+import datetime
 import os
-from dataclasses import dataclass
+import socket
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import torch
 import torch.distributed as dist
+
+WAIT_TIMEOUT = datetime.timedelta(days=30)
 
 
 @dataclass(frozen=True)
@@ -23,6 +34,8 @@ class Context:
     world_size: int = 1
     local_rank: int = 0
     device: torch.device = torch.device("cpu")
+    local_world_size: int = 1  # processes of this job on this machine
+    waits: object = field(default=None, compare=False, repr=False)  # the gloo wait group
 
     @property
     def is_main(self) -> bool:
@@ -48,9 +61,13 @@ def setup(device: str = "auto") -> Context:
         target = torch.device("cuda", local_rank)
     else:
         target = torch.device("cpu")
-    if world_size > 1 and not dist.is_initialized():
-        dist.init_process_group("nccl" if use_cuda else "gloo")
-    return Context(rank, world_size, local_rank, target)
+    waits = None
+    if world_size > 1:
+        if not dist.is_initialized():
+            dist.init_process_group("nccl" if use_cuda else "gloo")
+        waits = dist.new_group(backend="gloo", timeout=WAIT_TIMEOUT)
+    local_world_size = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return Context(rank, world_size, local_rank, target, local_world_size, waits)
 
 
 def check_gpu_for_process(local_rank: int, gpus: int) -> None:
@@ -94,6 +111,54 @@ def average(value: float, context: Context) -> float:
 
 
 def barrier(context: Context) -> None:
-    """Wait for every process (no-op for one process)."""
+    """Wait for every process, up to WAIT_TIMEOUT (no-op for one process)."""
     if context.distributed:
-        dist.barrier()
+        dist.barrier(group=context.waits)
+
+
+def from_main(value, context: Context):
+    """The main process's `value`, in every process (a picklable object; one process: itself)."""
+    if not context.distributed:
+        return value
+    box = [value]
+    dist.broadcast_object_list(box, src=0, group=context.waits)
+    return box[0]
+
+
+def gather(value, context: Context) -> list:
+    """Every process's `value`, in rank order, in every process (one process: [value])."""
+    if not context.distributed:
+        return [value]
+    values = [None] * context.world_size
+    dist.all_gather_object(values, value, group=context.waits)
+    return values
+
+
+def check_shared(folder: Path, context: Context, key: str) -> None:
+    """Refuse, in every process, a `folder` (config key `key`) in which some process of the
+    job cannot see a file the main process writes: machines without a shared filesystem,
+    whose work there would be lost or read by no one. Nothing else is written."""
+    if not context.distributed:
+        return
+    from skd_ros.atomic_write import write_text
+
+    token = from_main(uuid.uuid4().hex if context.is_main else None, context)
+    probe = Path(folder) / f".shared-{token}"
+    if context.is_main:
+        write_text(probe, token)
+    barrier(context)
+    try:
+        seen = probe.read_text() == token
+    except OSError:
+        seen = False
+    views = gather((socket.gethostname(), seen), context)
+    if context.is_main:
+        probe.unlink(missing_ok=True)
+    blind = [f"process {rank} on {host}" for rank, (host, ok) in enumerate(views) if not ok]
+    if blind:
+        raise ValueError(
+            f"{key} {folder} is not one folder for every process of this job: "
+            f"{', '.join(blind)} cannot see the file process 0 on {views[0][0]} wrote there; "
+            f"put {key} on a filesystem every machine mounts at the same path (NFS, a cluster "
+            "filesystem). Nothing was computed"
+        )

@@ -118,10 +118,11 @@ def _start_run(config: TrainConfig, run_dir: Path, resume: bool, context) -> Non
                 )
         write_json(saved, config.to_dict(), indent=2)
     distributed.barrier(context)
+    distributed.check_shared(run_dir, context, "output")  # stage 0 and checkpoints go there
 
 
 # settings that do not change what a run computes: free to differ on --resume
-RESUME_FREE = ("output", "cache_dir", "threads", "optim.workers")
+RESUME_FREE = ("output", "cache_dir", "threads", "optim.workers", "report")
 
 
 def _recorded_config(saved: Path) -> dict:
@@ -158,13 +159,9 @@ def _earlier_steps(run_dir: Path) -> list[Path]:
 
 
 def _shared_cache(videos, resolution, teachers, config, context, progress):
-    """Build the cache in the main process first; the others then load it."""
-    if context.is_main:
-        cache = build_cache(videos, resolution, teachers, Path(config.cache_dir), progress)
-    distributed.barrier(context)
-    if not context.is_main:
-        cache = build_cache(videos, resolution, teachers, Path(config.cache_dir), False)
-    return cache
+    """Build the cache, every process labelling its share of the videos, and load it."""
+    bar = progress and context.is_main
+    return build_cache(videos, resolution, teachers, Path(config.cache_dir), bar, None, context)
 
 
 def _train_stages(
@@ -174,7 +171,8 @@ def _train_stages(
     spatial_name, temporal_name = (teacher.name for teacher in teachers)
     targets = cache.targets
     if targets is None:
-        targets = fused_target([cache.teachers[spatial_name], cache.teachers[temporal_name]])
+        maps = [cache.teachers[spatial_name], cache.teachers[temporal_name]]
+        targets = fused_target(maps, Path(config.cache_dir))
     stage1 = loop_settings(config, config.stage1.epochs, resume, progress)
     students = {}
     for kind, teacher_name in (("spatial", spatial_name), ("temporal", temporal_name)):

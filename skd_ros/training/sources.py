@@ -188,4 +188,5 @@ def _deep_teacher(name, run_dir: Path, config: TrainConfig, videos, context, pro
             )
         if context is not None:
             distributed.barrier(context)
-    return load_deep_teacher(weights)
+    # each process labels its share of the cache on its own device (its GPU under torchrun)
+    return load_deep_teacher(weights, str(context.device) if context is not None else "cpu")

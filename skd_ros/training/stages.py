@@ -7,6 +7,7 @@ the students and trains it with the hard loss alone (eq. 5).
 
 from __future__ import annotations
 
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -96,18 +97,31 @@ def calibration_batch(data: PairBatches, size: int = 32) -> dict[str, torch.Tens
     return data[list(range(min(size, len(data))))]
 
 
-def fused_target(teacher_maps: list[np.ndarray]) -> np.ndarray:
+def fused_target(
+    teacher_maps: list[np.ndarray], folder: Path | None = None, chunk: int = 4096
+) -> np.ndarray:
     """Training target for unlabelled data: per-frame min-max normalised teachers, averaged.
 
     Works on reduced (N, h, w) maps; R is linear, so this equals fusing at full resolution
-    and reducing, up to where each map's minimum and maximum are taken.
+    and reducing, up to where each map's minimum and maximum are taken. With `folder`, the
+    result is memory-mapped from a nameless file there, computed `chunk` frames at a time,
+    so memory stays flat however many frames there are (the file goes with the process).
     """
     if not teacher_maps:
         raise ValueError("unlabelled data needs at least one teacher to make a target")
-    fused = np.zeros(teacher_maps[0].shape, np.float32)
-    for maps in teacher_maps:
-        maps = maps.astype(np.float32)
-        low = maps.min(axis=(1, 2), keepdims=True)
-        span = maps.max(axis=(1, 2), keepdims=True) - low
-        fused += np.where(span > 0, (maps - low) / np.maximum(span, 1e-12), 0.0)
-    return (fused / len(teacher_maps)).astype(np.float16)
+    shape = teacher_maps[0].shape
+    if folder is None:
+        out = np.zeros(shape, np.float16)
+    else:  # the mapping keeps the file open after `with`
+        with tempfile.TemporaryFile(dir=folder) as file:
+            out = np.memmap(file, np.float16, "w+", shape=shape)
+    for start in range(0, shape[0], chunk):
+        rows = slice(start, start + chunk)
+        fused = np.zeros((len(out[rows]), *shape[1:]), np.float32)
+        for maps in teacher_maps:
+            maps = np.asarray(maps[rows], np.float32)
+            low = maps.min(axis=(1, 2), keepdims=True)
+            span = maps.max(axis=(1, 2), keepdims=True) - low
+            fused += np.where(span > 0, (maps - low) / np.maximum(span, 1e-12), 0.0)
+        out[rows] = fused / len(teacher_maps)
+    return out
