@@ -1,6 +1,6 @@
 """launch/saliency.launch.py: checked statically everywhere, started where launch_ros exists.
 
-`launch` and `launch_ros` are not installable from PyPI (DESIGN.md section 6), so on a
+`launch` and `launch_ros` are not installable from PyPI (ROS 2 publishes no wheels of them), so on a
 machine without a ROS 2 installation the launch test is skipped with that reason; with ROS 2
 sourced it builds the package with colcon, launches two cameras in their own namespaces and
 checks each one's saliency topic answers a frame.
@@ -48,7 +48,7 @@ def test_the_old_argument_name_input_type_is_kept_as_deprecated():
 def installed(tmp_path_factory) -> Path:
     pytest.importorskip(
         "launch_ros",
-        reason="launch_ros is not installable from PyPI (DESIGN.md section 6); without a ROS 2 "
+        reason="launch_ros is not installable from PyPI (no wheels are published); without a ROS 2 "
         "installation the launch file is only checked statically",
     )
     install = colcon_build(tmp_path_factory.mktemp("launch_ws"))

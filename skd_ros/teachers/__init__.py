@@ -1,4 +1,4 @@
-"""Teachers: the large models whose maps the students learn from (DESIGN.md section 2).
+"""Teachers: the large models whose maps the students learn from (README, "The method").
 
 `build_teacher(spec, **options)` picks one by name or path:
 
