@@ -206,6 +206,37 @@ def test_one_video_is_spread_over_the_workers(tmp_path):
     assert np.array_equal(cache.frames, serial.frames)
 
 
+@pytest.mark.parametrize("workers", [1, 2])
+def test_labelling_threads_are_the_only_parallelism(videos, tmp_path, workers):
+    """OpenCV runs single-threaded while the pool labels (so `workers` is the core count one
+    process uses, and `threads=1` is one core), and gets its own setting back after."""
+    import cv2
+
+    class Noting(Counting):
+        seen: set
+
+        def __call__(self, previous, current):
+            self.seen.add(cv2.getNumThreads())
+            return super().__call__(previous, current)
+
+    cv2.setNumThreads(2)
+    noting = Noting(build_teacher("flow"))
+    noting.seen = set()
+    build_cache(videos, SIDE, [noting], tmp_path, progress=False, workers=workers)
+    assert noting.seen == {1} and cv2.getNumThreads() == 2
+
+
+def test_the_threads_setting_is_the_labelling_threads_too(videos, tmp_path, capsys):
+    from skd_ros.training import distributed
+    from skd_ros.training.config import TrainConfig
+    from skd_ros.training.pipeline import _shared_cache
+
+    config = TrainConfig(cache_dir=str(tmp_path), threads=1)
+    teachers = [build_teacher("spectral-residual")]
+    _shared_cache(videos, SIDE, teachers, config, distributed.Context(), progress=False)
+    assert "(1 process(es), 1 thread(s) each)" in capsys.readouterr().out
+
+
 def test_left_over_building_folder_of_a_dead_process_is_removed(videos, tmp_path):
     import socket
 

@@ -2,8 +2,9 @@
 
 `python -m skd_ros.bench.scale labelling` runs `train run --stop-after cache` (a fresh
 cache each time; teachers spectral-residual and flow, the flow teacher's share dominating)
-on one synthetic set: one process held to one core (`taskset`, the single-threaded
-baseline), one process on every core (its thread pool) and `--processes` under torchrun.
+on one synthetic set: one process with `threads=1` (one labelling thread, OpenCV and torch
+single-threaded: the baseline every ratio is against), one process with a thread per core
+(its labelling pool) and `--processes` under torchrun with `threads=1` each.
 The time is the one the cache prints: from the first video labelled to the joined entry
 (the command's wall time, start-up included, is beside it).
 
@@ -40,7 +41,10 @@ SAMPLE_S = 0.2
 LABELLED = re.compile(r"^cache: .* videos labelled in ([0-9.]+) s", re.MULTILINE)
 
 
-def train_args(data: Path, videos: int, frames: int, size: list[int], cache: Path, output: Path):
+def train_args(
+    data: Path, videos: int, frames: int, size: list[int], cache: Path, output: Path,
+    threads: int = 1,
+):  # fmt: skip
     """`--set` arguments of a labelling or training run on a synthetic set."""
     settings = [
         f"data.root={data}",
@@ -55,16 +59,15 @@ def train_args(data: Path, videos: int, frames: int, size: list[int], cache: Pat
         "stage1.epochs=1",
         "stage2.epochs=1",
         "optim.workers=2",
-        "threads=1",
+        f"threads={threads}",
     ]
     return ["run", "--no-progress", *(arg for item in settings for arg in ("--set", item))]
 
 
-def command(args: list[str], processes: int, one_core: bool = False) -> list[str]:
-    """`train <args>` as one process (optionally held to core 0) or under torchrun."""
+def command(args: list[str], processes: int) -> list[str]:
+    """`train <args>` as one process or under torchrun."""
     if processes == 1:
-        base = [sys.executable, "-m", "skd_ros.training.cli", *args]
-        return ["taskset", "-c", "0", *base] if one_core else base
+        return [sys.executable, "-m", "skd_ros.training.cli", *args]
     return [
         sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(processes),
         "--master_addr", "127.0.0.1", "--master_port", str(29400 + os.getpid() % 500),
@@ -138,20 +141,22 @@ def _pss_kib(pid: int) -> dict[str, int]:
 def labelling(out: Path, processes: int, repeats: int, frames: int, size: list[int]) -> list:
     """Rows of the labelling table (see the module docstring)."""
     data = out / "data-labelling"
-    runs = [("1 process, 1 core", 1, True), ("1 process", 1, False)]
-    runs.append((f"{processes} processes (torchrun)", processes, False))
+    cores = os.cpu_count() or 1
+    runs = [("1 process, threads=1", 1, 1), (f"1 process, threads={cores}", 1, cores)]
+    runs.append((f"torchrun --nproc_per_node {processes}, threads=1 each", processes, 1))
     _prepare(
         train_args(data, DEMO_VIDEOS, frames, size, out / "cache-labelling", out / "run-labelling")
     )
     rows = []
-    for label, count, one_core in runs:
+    for label, count, threads in runs:
         times, walls, loads = [], [], []
         for repeat in range(repeats):
-            cache = out / "cache-labelling" / f"{count}-{one_core}-{repeat}"
-            args = train_args(data, DEMO_VIDEOS, frames, size, cache, out / "run-labelling")
+            cache = out / "cache-labelling" / f"{count}-{threads}-{repeat}"
+            run = out / "run-labelling"
+            args = train_args(data, DEMO_VIDEOS, frames, size, cache, run, threads)
             args += ["--stop-after", "cache"]
             subprocess.run(["rm", "-rf", str(cache)], check=True)
-            result = run_watched(command(args, count, one_core))
+            result = run_watched(command(args, count))
             times.append(result["labelling_seconds"])
             walls.append(result["seconds"])
             loads.append(result["load_average"])
@@ -165,7 +170,7 @@ def labelling(out: Path, processes: int, repeats: int, frames: int, size: list[i
                 "load_average": loads,
             }
         )
-    base = rows[1]["seconds"]
+    base = rows[0]["seconds"]
     for row in rows:
         row["against_1_process"] = round(row["seconds"] / base, 2)
     return rows

@@ -113,7 +113,7 @@ class TrainConfig:
     report: ReportConfig = field(default_factory=ReportConfig)
     output: str = "outputs/train"
     cache_dir: str = "outputs/cache"
-    threads: int = 0  # torch intra-op threads per process (0: torch's default)
+    threads: int = 0  # CPU threads per process: torch's and labelling's (0: defaults)
 
     def validate(self) -> TrainConfig:
         """Refuse impossible settings with the key, the value and what is allowed."""

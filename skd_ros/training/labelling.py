@@ -29,6 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 from skd_ros.atomic_write import write_json
@@ -293,7 +294,13 @@ class _Pass:
             self.bar.update(1)
 
     def run(self, jobs: list[_Job], workers: int) -> None:
-        """Label every job's video; the first error stops the others."""
+        """Label every job's video; the first error stops the others.
+
+        OpenCV runs single-threaded meanwhile: the `workers` threads are the parallelism,
+        so `workers` is the number of cores one process labels on (1: one core).
+        """
+        opencv_threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)
         try:
             if workers == 1:
                 for job in jobs:
@@ -315,6 +322,7 @@ class _Pass:
                         future.cancel()
                     raise
         finally:
+            cv2.setNumThreads(opencv_threads)
             self.compute = None
             self.bar.close()
 

@@ -161,7 +161,8 @@ def _earlier_steps(run_dir: Path) -> list[Path]:
 def _shared_cache(videos, resolution, teachers, config, context, progress):
     """Build the cache, every process labelling its share of the videos, and load it."""
     bar = progress and context.is_main
-    return build_cache(videos, resolution, teachers, Path(config.cache_dir), bar, None, context)
+    workers = config.threads or None  # `threads` is per process: labelling threads too
+    return build_cache(videos, resolution, teachers, Path(config.cache_dir), bar, workers, context)
 
 
 def _train_stages(
