@@ -13,6 +13,7 @@ import sys
 import textwrap
 import xml.etree.ElementTree as ET
 
+import pytest
 from ros_support import ROOT
 
 # top-level module -> (rosdep key, pip requirement); a None key has no rosdep key yet and is
@@ -93,9 +94,16 @@ def test_setup_py_declares_every_imported_pip_requirement():
     assert "rosbags-image" in requirements  # imported as rosbags.image
 
 
-def test_readme_pip_lines_name_every_package_without_a_rosdep_key():
-    readme = (ROOT / "README.md").read_text()
-    section = readme[readme.index("## ROS-native install") :][:4000]
+@pytest.mark.parametrize(
+    ("document", "heading"),
+    [
+        ("README.md", "## Install in a ROS 2 workspace"),
+        ("docs/install.md", "## ROS-native install"),
+    ],
+)
+def test_install_pip_lines_name_every_package_without_a_rosdep_key(document, heading):
+    text = (ROOT / document).read_text()
+    section = text[text.index(heading) :][:4000]
     assert all(name in section for name in NO_ROSDEP_KEY), section[:1500]
 
 

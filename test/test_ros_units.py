@@ -187,15 +187,22 @@ def test_regions_travel_in_a_pointcloud2_and_come_back_unchanged():
     assert 30 * 20 <= peak.point.x <= 40 * 20 and peak.point.z == pytest.approx(0.9)
 
 
-def test_regions_read_back_with_numpy_alone_as_the_readme_shows():
+@pytest.mark.parametrize(
+    ("document", "start"),
+    [
+        ("docs/node.md", "import numpy as np   # works everywhere"),
+        ("README.md", "from skd_ros.ros.messages import regions_from_cloud"),
+    ],
+)
+def test_regions_read_back_as_the_documents_show(document, start):
     regions = np.zeros(3, REGION_DTYPE)
     regions["id"], regions["score"], regions["bearing_z"] = (4, 5, 6), (0.9, 0.5, 0.2), 1.0
     msg = messages.regions_cloud(Header(), regions)
-    readme = (ROOT / "README.md").read_text()
-    snippet = readme[readme.index("import numpy as np   # works everywhere") :]
+    text = (ROOT / document).read_text()
+    snippet = text[text.index(start) :]
     snippet = snippet[: snippet.index("```")]
     scope = {"msg": msg}
-    exec(snippet, scope)  # the README's own lines
+    exec(snippet, scope)  # the document's own lines
     assert scope["regions"]["id"].tolist() == [4, 5, 6]
     assert scope["best"]["score"] == pytest.approx(0.9)
 

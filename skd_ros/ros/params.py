@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from skd_ros.markdown import table
 from skd_ros.quoting import shown
 
 Value = bool | int | float | str
@@ -307,3 +308,28 @@ def usage() -> str:
         applies = "at once" if spec.applies == "runtime" else f"next {spec.applies}"
         lines.append(f"  {spec.name} ({spec.default!r}; {applies}): {spec.description}")
     return "\n".join(lines)
+
+
+def markdown_table() -> str:
+    """Every parameter as the Markdown table of docs/node.md, which is generated from it."""
+    rows = []
+    for spec in SPECS:
+        default = "`" + _yaml_value(spec.default) + "`"
+        allowed = ""
+        if spec.choices is not None:
+            allowed = ", ".join(f"`{choice}`" if choice else '`""`' for choice in spec.choices)
+        elif spec.limits is not None:
+            allowed = f"{spec.limits[0]:g} to {spec.limits[1]:g}"
+        elif isinstance(spec.default, bool):
+            allowed = "`true`, `false`"
+        applies = "at once" if spec.applies == "runtime" else f"next {spec.applies}"
+        if spec.applies == "startup":
+            applies = "start-up only"
+        rows.append([f"`{spec.name}`", default, allowed, applies, spec.description])
+    return table(["parameter", "default", "allowed", "applies", "what"], rows, "lllll")
+
+
+def _yaml_value(value: Value) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return f'"{value}"' if value == "" else str(value)

@@ -1,0 +1,39 @@
+"""The documents: the README stays a front door, links resolve, generated tables are current."""
+
+import re
+
+import pytest
+from ros_support import ROOT
+
+from skd_ros.ros.params import markdown_table
+
+DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+LINK = re.compile(r"\]\(([^)#\s]+)(#[^)]*)?\)")
+
+
+def test_the_readme_is_at_most_300_lines():
+    assert len((ROOT / "README.md").read_text().splitlines()) <= 300
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
+def test_every_relative_link_resolves(document):
+    targets = [m.group(1) for m in LINK.finditer(document.read_text())]
+    local = [t for t in targets if "://" not in t]
+    missing = [t for t in local if not (document.parent / t).exists()]
+    assert missing == [], f"{document.name} links to missing files: {missing}"
+
+
+def test_the_node_parameter_table_is_generated_from_the_specs():
+    text = (ROOT / "docs" / "node.md").read_text()
+    block = text.split("<!-- parameters: generated", 1)[1].split("<!-- end of parameters -->")[0]
+    table = block.split("-->\n", 1)[1].strip()
+    assert table == markdown_table(), "regenerate it: python -m skd_ros.tools.docs"
+
+
+def test_markdown_tables_align_numbers_right_and_keep_pipes_inside_cells():
+    from skd_ros.markdown import table
+
+    text = table(["clip", "NSS"], [["a|b", 1.5]])
+    assert text.splitlines() == ["| clip | NSS |", "|---|---:|", "| a\\|b | 1.5 |"]
+    with pytest.raises(ValueError, match="1 cells for 2 columns"):
+        table(["clip", "NSS"], [["a"]])
