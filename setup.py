@@ -38,7 +38,7 @@ setup(
             "rosbags-image",
         ],
         "runtime": ["onnxruntime", "onnx", "rosbags", "rosbags-image"],
-        "test": ["pytest", "ruff"],
+        "test": ["pytest", "ruff", "mypy"],
     },
     zip_safe=True,
     maintainer="skd_ros maintainers",

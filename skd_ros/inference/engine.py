@@ -65,7 +65,9 @@ class SaliencyEngine:
         self.resolution = self.description.resolution
         self.compensation = self.description.compensation
         if backend == "onnxruntime":
-            self._runner = _OnnxRunner(self.description, device, threads)
+            self._runner: _OnnxRunner | _TorchRunner = _OnnxRunner(
+                self.description, device, threads
+            )
         else:
             self._runner = _TorchRunner(self.description, device, threads)
         self._warm_up(warm_up_limit_s)

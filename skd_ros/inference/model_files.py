@@ -172,7 +172,7 @@ def _checked_names(path: Path, metadata: dict) -> tuple[tuple[str, str], str]:
             f"{path}: input.names must be two names and input.output.name one, got "
             f"{shown(names)} and {shown(output)}; {FIX_HINT}"
         )
-    return (names[0], names[1]), output
+    return (names[0], names[1]), str(output)
 
 
 def _check_files_field(path: Path, files: object) -> None:

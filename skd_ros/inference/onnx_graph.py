@@ -131,7 +131,7 @@ def _check_work(model) -> None:
     except Exception as error:  # onnx's InferenceError, ValidationError
         raise ValueError(f"its shapes do not check out ({shown(str(error), 200)})") from None
     graph = inferred.graph
-    shapes = {t.name: list(t.dims) for t in graph.initializer}
+    shapes: dict[str, list[int] | None] = {t.name: list(t.dims) for t in graph.initializer}
     for value in [*graph.input, *graph.value_info, *graph.output]:
         shapes[value.name] = _static_dims(value)
     work = 0

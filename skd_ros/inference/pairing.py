@@ -43,6 +43,7 @@ class FramePairer:
 
     @property
     def max_gap_s(self) -> float:
+        """A longer gap between consecutive stamps restarts the pair, in seconds."""
         return self._max_gap_ns / 1e9
 
     @max_gap_s.setter
@@ -60,7 +61,7 @@ class FramePairer:
     def pair(self, current: np.ndarray, stamp_ns: int, frame_format: Hashable) -> Pair:
         """Pair `current` (already reduced) with its predecessor and remember it."""
         reset, detail = self._reset_cause(stamp_ns, frame_format)
-        previous = current if reset else self._previous
+        previous = current if reset or self._previous is None else self._previous
         self._previous, self._stamp_ns, self._format = current, stamp_ns, frame_format
         return Pair(previous, current, reset, detail)
 

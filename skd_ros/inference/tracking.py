@@ -47,6 +47,7 @@ class RegionTracker:
 
     @property
     def track_count(self) -> int:
+        """How many targets are being tracked now (seen within `max_age_s`)."""
         return len(self._ids)
 
     def update(self, regions: np.ndarray, stamp_ns: int) -> np.ndarray:

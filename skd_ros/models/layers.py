@@ -75,7 +75,8 @@ def init_truncated_normal(module: nn.Module) -> None:
             )
             std = math.sqrt(2.0 / fan_in)
             nn.init.trunc_normal_(layer.weight, mean=0.0, std=std, a=-2 * std, b=2 * std)
-            nn.init.zeros_(layer.bias)
+            if layer.bias is not None:
+                nn.init.zeros_(layer.bias)
 
 
 def _deconv_fan_in(layer: nn.ConvTranspose2d) -> int:
@@ -86,7 +87,7 @@ def _deconv_fan_in(layer: nn.ConvTranspose2d) -> int:
 
 
 @torch.no_grad()
-def calibrate(model: nn.Module, layers: list[nn.Module], *inputs: torch.Tensor) -> None:
+def calibrate(model: nn.Module, layers: list, *inputs: torch.Tensor) -> None:
     """Rescale `layers` (convolutions, in forward order) to unit output spread on `inputs`.
 
     Data-dependent initialisation (LSUV): the truncated-normal weights keep their shape but
@@ -109,7 +110,9 @@ def calibrate(model: nn.Module, layers: list[nn.Module], *inputs: torch.Tensor) 
             layer.bias.div_(spread)
     for head in model.modules():
         if isinstance(head, Head):
-            head.layer13[0].bias.fill_(OUTPUT_PRIOR_LOGIT)
+            output_layer = head_convolutions(head)[-1]  # layer 13
+            assert isinstance(output_layer, nn.Conv2d) and output_layer.bias is not None
+            output_layer.bias.fill_(OUTPUT_PRIOR_LOGIT)
 
 
 def head_convolutions(head: Head) -> list[nn.Module]:

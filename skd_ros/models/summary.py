@@ -20,7 +20,7 @@ def count_macs(model: nn.Module, *inputs: torch.Tensor) -> int:
     """
     total = 0
 
-    def hook(layer: nn.Module, args: tuple, output: torch.Tensor) -> None:
+    def hook(layer: nn.Conv2d | nn.ConvTranspose2d, args: tuple, output: torch.Tensor) -> None:
         nonlocal total
         kernel = layer.weight[0, 0].numel()
         if isinstance(layer, nn.ConvTranspose2d):
