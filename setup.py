@@ -47,7 +47,7 @@ setup(
     license="Apache-2.0",
     entry_points={
         "console_scripts": [
-            "demo = skd_ros.demo_node:main",
+            "demo_node = skd_ros.demo_node:main",
             "saliency_node = skd_ros.ros.node:main",
             "replay = skd_ros.ros.replay:main",
             "measure_node = skd_ros.ros.measure:main",

@@ -31,7 +31,7 @@ def test_demo_replays_a_bag_into_the_node_and_writes_pictures_and_numbers(tmp_pa
 
 
 def test_model_only_demo_prints_the_networks_and_writes_its_sheet(tmp_path):
-    command = [sys.executable, "-m", "skd_ros.demo", "--frames", "6", "--out", str(tmp_path)]
+    command = [sys.executable, "-m", "skd_ros.model_demo", "--frames", "6", "--out", str(tmp_path)]
     result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=180)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "Sst" in result.stdout

@@ -26,13 +26,17 @@ def colcon_install(tmp_path_factory) -> Path:
     return colcon_build(tmp_path_factory.mktemp("ws"))
 
 
-@pytest.mark.parametrize("executable", ["demo", "saliency_node", "replay", "measure_node", "train"])
+@pytest.mark.parametrize(
+    "executable", ["demo_node", "saliency_node", "replay", "measure_node", "train"]
+)
 def test_colcon_installs_executables_where_ros2_run_looks(colcon_install, executable):
     path = colcon_install / "lib" / "skd_ros" / executable
     assert path.is_file() and os.access(path, os.X_OK)
 
 
-@pytest.mark.parametrize("executable", ["demo", "saliency_node", "replay", "measure_node", "train"])
+@pytest.mark.parametrize(
+    "executable", ["demo_node", "saliency_node", "replay", "measure_node", "train"]
+)
 def test_every_executable_answers_help_without_starting(executable):
     result = subprocess.run(
         [str(Path(sys.executable).parent / executable), "--help"],

@@ -1,6 +1,6 @@
 """The model-only demo: the SKD networks working on a synthetic aerial clip, without ROS.
 
-(The README's main command is `skd_ros.demo_node`: the same model inside the ROS node.)
+(The README's demo is `skd_ros.demo_node`, executable `demo_node`: the model inside the ROS node.)
 Builds Ss, St and Sst, generates a synthetic aerial clip, reduces every frame with R,
 runs Sst on each (previous, current) pair, prints what it cost and writes a contact sheet.
 """
@@ -31,7 +31,7 @@ from skd_ros.visualize import contact_sheet, label, overlay
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m skd_ros.demo", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m skd_ros.model_demo", description=__doc__)
     parser.add_argument("--frames", type=positive_int, default=60, help="clip length (default 60)")
     parser.add_argument("--seed", type=int, default=7, help="synthetic clip seed (default 7)")
     parser.add_argument(
@@ -46,7 +46,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--model", type=Path, help="exported model .json (default: the packaged demo weights)"
     )
     parser.add_argument(
-        "--out", type=Path, default=Path("outputs/demo"), help="output folder (outputs/demo)"
+        "--out",
+        type=Path,
+        default=Path("outputs/model_demo"),
+        help="output folder (outputs/model_demo)",
     )
     return parser.parse_args(argv)
 
@@ -85,7 +88,7 @@ def _sheet_row(frame, saliency: np.ndarray) -> list[np.ndarray]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m skd_ros.demo` (the model-only demo; `demo` is the node's)."""
+    """Entry point of `python -m skd_ros.model_demo` (the node's demo is `demo_node`)."""
     setup_logging()
     args = parse_args(argv)
     torch.set_num_threads(1)
@@ -107,7 +110,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"\nNSS against ground truth (mean over frames): Sst "
         f"{np.mean(stats['sst_nss']):.2f}, center bias {np.mean(stats['center_nss']):.2f}.\n"
-        "(Packaged weights: synthetic-trained demo weights; README, Training.)"
+        "(Packaged weights: synthetic-trained demo weights; docs/demo-weights.md.)"
     )
     args.out.mkdir(parents=True, exist_ok=True)
     sheet_path = args.out / "contact_sheet.png"
