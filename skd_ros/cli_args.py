@@ -51,3 +51,17 @@ def _finite(text: str) -> float:
     if not math.isfinite(value):
         raise argparse.ArgumentTypeError(f"{text} must be a finite number")
     return value
+
+
+def add_size_option(
+    parser: argparse.ArgumentParser, default: tuple[int, int], what: str = "frame size"
+) -> None:
+    """The one `--size W H` option of every tool: two positive integers, width first."""
+    parser.add_argument(
+        "--size",
+        type=positive_int,
+        nargs=2,
+        default=list(default),
+        metavar=("W", "H"),
+        help=f"{what} in pixels, width then height (default {default[0]} {default[1]})",
+    )

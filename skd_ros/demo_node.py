@@ -30,7 +30,7 @@ import cv2
 import numpy as np
 
 from skd_ros.atomic_write import open_new, write_atomic, write_image, write_json
-from skd_ros.cli_args import positive_float, positive_int
+from skd_ros.cli_args import add_size_option, positive_float, positive_int
 from skd_ros.data.synthetic import CATEGORIES, ClipSpec, generate_clip, video_name
 from skd_ros.inference.draw import overlay_with_regions
 from skd_ros.logs import setup_logging
@@ -48,10 +48,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--seed", type=int, default=33, help="synthetic clip seed (default 33)")
     parser.add_argument("--category", choices=CATEGORIES, default="Human", help="(default Human)")
-    parser.add_argument(
-        "--size", type=int, nargs=2, default=[640, 360], metavar=("W", "H"),
-        help="frame size (default 640 360, what the demo weights were trained on)",
-    )  # fmt: skip
+    add_size_option(parser, (640, 360), "frame size (the demo weights' training size)")
     parser.add_argument("--model", type=Path, help="exported model .json (default: packaged)")
     parser.add_argument(
         "--rate", type=positive_float, default=1.0, help="replay speed (1.0: 30 fps)"

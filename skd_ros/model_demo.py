@@ -17,7 +17,7 @@ import torch
 
 from skd_ros import metrics
 from skd_ros.atomic_write import write_image
-from skd_ros.cli_args import positive_int
+from skd_ros.cli_args import add_size_option, positive_int
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.export import load_sst
 from skd_ros.inference.compensation import compensate
@@ -34,14 +34,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m skd_ros.model_demo", description=__doc__)
     parser.add_argument("--frames", type=positive_int, default=60, help="clip length (default 60)")
     parser.add_argument("--seed", type=int, default=7, help="synthetic clip seed (default 7)")
-    parser.add_argument(
-        "--size",
-        type=positive_int,
-        nargs=2,
-        default=[640, 360],
-        metavar=("W", "H"),
-        help="clip size (default 640 360, what the demo weights were trained on)",
-    )
+    add_size_option(parser, (640, 360), "clip size (the demo weights' training size)")
     parser.add_argument(
         "--model", type=Path, help="exported model .json (default: the packaged demo weights)"
     )

@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 
 from skd_ros.atomic_write import write_json, write_text
-from skd_ros.cli_args import positive_int
+from skd_ros.cli_args import add_size_option, positive_int
 
 DEMO_VIDEOS = 16  # config/demo_weights.yaml: 16 training videos of 60 frames
 DEMO_FRAMES = 60
@@ -250,7 +250,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeats", type=positive_int, default=3)
     parser.add_argument("--scales", type=positive_int, nargs="+", default=[1, 4, 16])
     parser.add_argument("--frames", type=positive_int, default=DEMO_FRAMES)
-    parser.add_argument("--size", type=positive_int, nargs=2, default=[640, 360])
+    add_size_option(parser, (640, 360), "synthetic clip size")
     args = parser.parse_args(argv)
     out = args.out.resolve()
     out.mkdir(parents=True, exist_ok=True)

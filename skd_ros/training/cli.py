@@ -23,7 +23,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from skd_ros.cli_args import non_negative_int, positive_int
+from skd_ros.cli_args import add_size_option, non_negative_int, positive_int
 from skd_ros.logs import setup_logging
 from skd_ros.training import footage
 
@@ -97,9 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--videos", type=non_negative_int, nargs=3, default=[16, 4, 8], metavar="N"
     )
     synthetic.add_argument("--frames", type=positive_int, default=40, help="frames per video")
-    synthetic.add_argument(
-        "--size", type=positive_int, nargs=2, default=[640, 360], metavar=("W", "H")
-    )
+    add_size_option(synthetic, (640, 360), "clip size")
     synthetic.add_argument("--seed", type=int, default=1000, help="base seed")
     footage.add_commands(commands)
     return parser
