@@ -34,6 +34,7 @@ from skd_ros.cli_args import add_size_option, positive_float, positive_int
 from skd_ros.data.synthetic import CATEGORIES, ClipSpec, generate_clip, video_name
 from skd_ros.inference.draw import overlay_with_regions
 from skd_ros.logs import setup_logging
+from skd_ros.markdown import table
 from skd_ros.ros.environment import domain_id, local_ros_env
 from skd_ros.visualize import contact_sheet, label
 
@@ -240,10 +241,8 @@ def format_summary(summary: dict) -> str:
         f"frames in: {summary['frames_in']} at {summary['replay_rate_hz']} Hz; "
         f"maps out: {summary['maps_out']}",
         "",
-        "| node (its /diagnostics) | value |",
-        "|---|---:|",
     ]
-    for key in (
+    keys = (
         "output rate (Hz)",
         "latency p50 (ms)",
         "latency p99 (ms)",
@@ -251,9 +250,10 @@ def format_summary(summary: dict) -> str:
         "frames dropped",
         "frames lost in transport",
         "frames rejected",
-    ):
-        if key in node:
-            rows.append(f"| {key} | {node[key]} |")
+    )
+    rows.append(
+        table(["node (its /diagnostics)", "value"], [[k, node[k]] for k in keys if k in node])
+    )
     rows.append("")
     rows += [f"wrote {summary[k]}" for k in ("video", "contact_sheet") if summary[k]]
     return "\n".join(rows)

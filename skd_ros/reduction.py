@@ -64,17 +64,20 @@ def _measure() -> None:
     """Print R's cost and error against exact INTER_AREA on a textured 720p frame."""
     from functools import partial
 
+    from skd_ros.markdown import table
+
     cv2.setNumThreads(1)
     rng = np.random.default_rng(0)
     noise = (rng.random((720, 1280, 3)) * 255).astype(np.uint8)
     frame = cv2.GaussianBlur(noise, (0, 0), 1.5)
-    print("| size | R ms | INTER_AREA ms | RMS difference (grey levels) |")
-    print("|---:|---:|---:|---:|")
+    rows = []
     for size in (32, 64, 128, 256):
         exact = partial(cv2.resize, frame, (size, size), interpolation=cv2.INTER_AREA)
         ours = partial(reduce_resolution, frame, size)
         rms = float(np.sqrt(np.mean((exact().astype(float) - ours()) ** 2)))
-        print(f"| {size} | {_time_ms(ours):.3f} | {_time_ms(exact):.3f} | {rms:.2f} |")
+        rows.append([size, f"{_time_ms(ours):.3f}", f"{_time_ms(exact):.3f}", f"{rms:.2f}"])
+    header = ["size", "R ms", "INTER_AREA ms", "RMS difference (grey levels)"]
+    print(table(header, rows, "rrrr"))
 
 
 if __name__ == "__main__":

@@ -31,6 +31,7 @@ from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.peaks import find_regions
 from skd_ros.inference.tracking import RegionTracker
 from skd_ros.logs import setup_logging
+from skd_ros.markdown import table
 from skd_ros.preprocess import prepare_frame
 from skd_ros.ros.params import BY_NAME
 
@@ -154,20 +155,19 @@ def _footage_frames(sequence):
 
 def markdown(results: dict[str, Count]) -> str:
     """One row per clip, and the totals."""
-    rows = [
-        "| clip | frames | target in view | matched | id switches | per 100 frames "
-        "| rank as id: switches | per 100 frames |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    header = ["clip", "frames", "target in view", "matched", "id switches", "per 100 frames"]
+    header += ["rank as id: switches", "per 100 frames"]
+    cells = []
     total = Count()
     for name, c in results.items():
-        rows.append(_row(name, c))
+        cells.append(_row(name, c))
         for key in ("frames", "visible", "matched", "switches", "rank_switches", "regions"):
             setattr(total, key, getattr(total, key) + getattr(c, key))
         total.costs_s += c.costs_s
-    rows.append(_row("**all**", total))
+    cells.append(_row("**all**", total))
     costs = np.array(total.costs_s) * 1e3
-    rows += [
+    rows = [
+        table(header, cells),
         "",
         f"tracking + bearings (CPU): median {np.median(costs):.3f} ms, p99 "
         f"{np.percentile(costs, 99):.3f} ms per frame, {total.regions / total.frames:.1f} "
@@ -176,12 +176,10 @@ def markdown(results: dict[str, Count]) -> str:
     return "\n".join(rows)
 
 
-def _row(name: str, c: Count) -> str:
+def _row(name: str, c: Count) -> list:
     per = 100.0 / max(c.frames, 1)
-    return (
-        f"| {name} | {c.frames} | {c.visible} | {c.matched} | {c.switches} | "
-        f"{c.switches * per:.2f} | {c.rank_switches} | {c.rank_switches * per:.2f} |"
-    )
+    counts = [name, c.frames, c.visible, c.matched, c.switches]
+    return [*counts, f"{c.switches * per:.2f}", c.rank_switches, f"{c.rank_switches * per:.2f}"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -34,6 +34,7 @@ from pathlib import Path
 
 from skd_ros.atomic_write import write_json, write_text
 from skd_ros.cli_args import add_size_option, positive_int
+from skd_ros.markdown import table
 
 DEMO_VIDEOS = 16  # config/demo_weights.yaml: 16 training videos of 60 frames
 DEMO_FRAMES = 60
@@ -209,36 +210,31 @@ def _size(folder: Path) -> int:
 
 
 def labelling_table(rows: list) -> str:
-    lines = [
-        "| run | labelling s (median) | against 1 process | command wall s "
-        "| load average at start |"
+    header = ["run", "labelling s (median)", "against 1 process, threads=1", "command wall s"]
+    cells = [
+        [
+            row["run"],
+            f"{row['seconds']:.1f}",
+            f"{row['against_1_process']:.2f}",
+            f"{row['wall_seconds']:.1f}",
+            ", ".join(f"{v:.2f}" for v in row["load_average"]),
+        ]
+        for row in rows
     ]
-    lines.append("|---|---:|---:|---:|---|")
-    for row in rows:
-        loads = ", ".join(f"{v:.2f}" for v in row["load_average"])
-        lines.append(
-            f"| {row['run']} | {row['seconds']:.1f} | {row['against_1_process']:.2f} | "
-            f"{row['wall_seconds']:.1f} | {loads} |"
-        )
-    return "\n".join(lines)
+    return table([*header, "load average at start"], cells, "lrrrl")
 
 
 def memory_table(rows: list) -> str:
-    lines = [
-        "| demo set x | frames | cache MiB | labelling: anon / file MiB, s | "
-        "training: anon / file MiB, s |",
-        "|---:|---:|---:|---:|---:|",
-    ]
+    header = ["demo set x", "frames", "cache MiB", "labelling: anon / file MiB, s"]
+    lines = []
     for row in rows:
         cells = [
             f"{row[k]['peak_anon_mib']:.0f} / {row[k]['peak_file_mib']:.0f}, "
             f"{row[k]['seconds']:.0f}"
             for k in ("labelling", "training")
         ]
-        lines.append(
-            f"| {row['scale']} | {row['frames']} | {row['cache_mib']:.0f} | {' | '.join(cells)} |"
-        )
-    return "\n".join(lines)
+        lines.append([row["scale"], row["frames"], f"{row['cache_mib']:.0f}", *cells])
+    return table([*header, "training: anon / file MiB, s"], lines, "rrrrr")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from skd_ros.markdown import table
 from skd_ros.models.config import ModelConfig
 
 
@@ -62,6 +63,5 @@ def summary(config: ModelConfig | None = None) -> list[dict]:
 
 def format_summary(rows: list[dict]) -> str:
     """Markdown table of `summary()` rows."""
-    lines = ["| model | parameters | MMAC / frame |", "|---|---:|---:|"]
-    lines += [f"| {r['model']} | {r['parameters']:,} | {r['macs'] / 1e6:.1f} |" for r in rows]
-    return "\n".join(lines)
+    cells = [[r["model"], f"{r['parameters']:,}", f"{r['macs'] / 1e6:.1f}"] for r in rows]
+    return table(["model", "parameters", "MMAC / frame"], cells)

@@ -31,6 +31,7 @@ from skd_ros import box_metrics, motion
 from skd_ros.data.box_sequences import BoxSequence
 from skd_ros.inference.pairing import FramePairer
 from skd_ros.inference.peaks import find_regions
+from skd_ros.markdown import table
 from skd_ros.preprocess import prepare_frame
 from skd_ros.reduction import reduce_resolution
 
@@ -157,20 +158,16 @@ def _boxes_of(sequence: BoxSequence, index: int) -> np.ndarray:
 
 def markdown(results: dict[str, dict]) -> str:
     """One table: a row per clip and method (ms: the method's map per frame, here)."""
-    lines = [
-        "| clip | method | NSS | CC | top-1 | top-3 | overlap | no region | region area | ms |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
+    header = ["clip", "method", "NSS", "CC", "top-1", "top-3", "overlap", "no region"]
+    lines = []
     for clip, result in results.items():
         label = f"{clip} ({result['scored']} fr.)"
         for name, row in result["methods"].items():
             if not row["frames"]:
-                lines.append(f"| {label} | {name} | no frame with a visible box ||||||||")
+                lines.append([label, name, "no frame with a visible box", *[""] * 7])
                 continue
-            rates = " | ".join(f"{100 * row[k]:.1f} %" for k in box_metrics.RATES)
+            rates = [f"{100 * row[k]:.1f} %" for k in box_metrics.RATES]
             area = "–" if row["region_area"] is None else f"{100 * row['region_area']:.1f} %"
-            lines.append(
-                f"| {label} | {name} | {row['nss']:.2f} | {row['cc']:.3f} | {rates} "
-                f"| {area} | {row['ms']:.1f} |"
-            )
-    return "\n".join(lines)
+            cells = [f"{row['nss']:.2f}", f"{row['cc']:.3f}", *rates, area, f"{row['ms']:.1f}"]
+            lines.append([label, name, *cells])
+    return table([*header, "region area", "ms"], lines, "ll" + "r" * 8)

@@ -16,6 +16,7 @@ import cv2
 import numpy as np
 
 from skd_ros import metrics
+from skd_ros.markdown import table
 
 EVAL_SIZE = 128
 METRICS = ("AUC", "sAUC", "NSS", "SIM", "CC")
@@ -104,9 +105,9 @@ def _other_fixations(truth: EvalSet, index: int, rng: np.random.Generator) -> np
 
 def markdown_table(rows: dict[str, dict[str, dict[str, float]]], group: str = "all") -> str:
     """Markdown table: one row per model, one column per metric, for one category group."""
-    lines = ["| model | " + " | ".join(METRICS) + " |", "|---|" + "---:|" * len(METRICS)]
-    for name, summary in rows.items():
-        if group in summary:
-            values = " | ".join(f"{summary[group][m]:.3f}" for m in METRICS)
-            lines.append(f"| {name} | {values} |")
-    return "\n".join(lines)
+    lines = [
+        [name, *(f"{summary[group][m]:.3f}" for m in METRICS)]
+        for name, summary in rows.items()
+        if group in summary
+    ]
+    return table(["model", *METRICS], lines)
