@@ -1630,7 +1630,3 @@ def main(argv: list[str] | None = None) -> int:
         f"({args.layout} layout) to {where} in {elapsed:.1f} s"
     )
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
