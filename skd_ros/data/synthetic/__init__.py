@@ -52,12 +52,21 @@ import cv2
 import numpy as np
 
 from skd_ros.atomic_write import write_image
+from skd_ros.data.layout import (
+    AVS1K_FOLDER,
+    CATEGORIES,
+    FIXATIONS,
+    FRAME_FOLDER,
+    GROUND_FOLDER,
+    IMAGES,
+    MAPS,
+    MAX_SIDE,
+    SPLITS,
+)
 from skd_ros.logs import setup_logging
 
 GENERATOR_VERSION = 3  # bumped when the clips change: 2 oblique, look-alikes, finish; 3 fps
-CATEGORIES = ("Building", "Human", "Vehicle", "Others")
 FRAME_RATES = (10.0, 30.0, 15.0)  # default_splits: a drone's video, subsampled or not
-SPLITS = ("trainSet", "validSet", "testSet")
 # zlib level 1, run-length strategy and the SUB filter: lossless, and fast on noisy frames
 PNG_FAST = [cv2.IMWRITE_PNG_COMPRESSION, 1, cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE]
 if hasattr(cv2, "IMWRITE_PNG_FILTER"):  # OpenCV >= 4.10
@@ -96,7 +105,7 @@ ANIMALS = ((40, 40, 45), (228, 228, 230), (40, 75, 125), (70, 105, 150))
 BOATS = ((235, 235, 238), (40, 40, 210), (30, 200, 245))
 
 
-MIN_SIDE, MAX_SIDE = 64, 7680  # frame sides in pixels: 8K wide at most
+MIN_SIDE = 64  # frame sides in pixels, at least (at most: MAX_SIDE)
 
 
 @dataclass(frozen=True)
@@ -1481,13 +1490,13 @@ def write_avs1k(root: Path | str, clips: dict[str, list[ClipSpec]]) -> Path:
     `root/AVS1K/<split>/Frame/<video>/<video>_%05d.png` holds the frames (numbered from 1),
     `.../Ground/<video>/<video>_%05d.png` the ground-truth maps as 8-bit grayscale.
     """
-    dataset = Path(root) / "AVS1K"
+    dataset = Path(root) / AVS1K_FOLDER
     with _PngWriter() as writer:
         for split, specs in clips.items():
             for spec in specs:
                 name = video_name(spec)
-                frame_dir = _fresh_dir(dataset / split / "Frame" / name)
-                ground_dir = _fresh_dir(dataset / split / "Ground" / name)
+                frame_dir = _fresh_dir(dataset / split / FRAME_FOLDER / name)
+                ground_dir = _fresh_dir(dataset / split / GROUND_FOLDER / name)
                 for frame in generate_clip(spec):
                     stem = f"{name}_{frame.index + 1:05d}.png"
                     writer.write(frame_dir / stem, frame.image)
@@ -1506,14 +1515,14 @@ def write_frame_folders(root: Path | str, specs: Iterable[ClipSpec], n_fixations
     with _PngWriter() as writer:
         for spec in specs:
             video = root / video_name(spec)
-            dirs = {kind: _fresh_dir(video / kind) for kind in ("images", "maps", "fixation")}
+            dirs = {kind: _fresh_dir(video / kind) for kind in (IMAGES, MAPS, FIXATIONS)}
             rng = np.random.default_rng([spec.seed, 1])
             for frame in generate_clip(spec):
                 stem = f"{frame.index + 1:04d}.png"
                 fixations = sample_fixations(frame.saliency, n_fixations, rng)
-                writer.write(dirs["images"] / stem, frame.image)
-                writer.write(dirs["maps"] / stem, _to_u8(frame.saliency))
-                writer.write(dirs["fixation"] / stem, fixations)
+                writer.write(dirs[IMAGES] / stem, frame.image)
+                writer.write(dirs[MAPS] / stem, _to_u8(frame.saliency))
+                writer.write(dirs[FIXATIONS] / stem, fixations)
     return root
 
 
