@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
+from skd_ros.data.layout import AVS1K_FOLDER, FRAME_FOLDER, GROUND_FOLDER, SPLITS
 from skd_ros.data.video import (
     FileVideo,
     LayoutError,
@@ -34,17 +35,15 @@ from skd_ros.data.video import (
 
 log = logging.getLogger(__name__)
 
-SPLITS = ("trainSet", "validSet", "testSet")
-
 
 def dataset_folder(root: Path) -> Path:
     """The `AVS1K` folder, given it or the folder that contains it."""
     root = Path(root)
     if not root.is_dir():
         raise LayoutError(f"{root} does not exist or is not a folder; expected the AVS1K dataset")
-    if (root / "AVS1K").is_dir():
-        return root / "AVS1K"
-    if any((root / split).is_dir() for split in SPLITS) or root.name == "AVS1K":
+    if (root / AVS1K_FOLDER).is_dir():
+        return root / AVS1K_FOLDER
+    if any((root / split).is_dir() for split in SPLITS) or root.name == AVS1K_FOLDER:
         return root
     raise LayoutError(
         f"{root} holds no AVS1K dataset: expected {root}/AVS1K/<split>/Frame/<video>/ "
@@ -66,7 +65,7 @@ def scan_avs1k(root: Path, split: str = "trainSet") -> list[FileVideo]:
         raise LayoutError(
             f"{split_dir} is missing; splits present in {dataset}: {present or 'none'}"
         )
-    frame_root, ground_root = split_dir / "Frame", split_dir / "Ground"
+    frame_root, ground_root = split_dir / FRAME_FOLDER, split_dir / GROUND_FOLDER
     if not frame_root.is_dir():
         raise LayoutError(f"{frame_root} is missing; expected Frame/<video>/ with the frames")
     if not ground_root.is_dir():

@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from skd_ros.data.boxes import MAX_FRAMES, BoxTrack, read_boxes
-from skd_ros.data.synthetic import MAX_SIDE
+from skd_ros.data.layout import MAX_SIDE
 from skd_ros.data.video import LayoutError, as_bgr8, image_files, read_frame
 
 log = logging.getLogger(__name__)

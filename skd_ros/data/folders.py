@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from skd_ros.data.layout import FIXATIONS, IMAGES, MAPS
 from skd_ros.data.video import (
     FileVideo,
     LayoutError,
@@ -19,8 +20,6 @@ from skd_ros.data.video import (
     read_category_file,
     subfolders,
 )
-
-IMAGES, MAPS, FIXATIONS = "images", "maps", "fixation"
 
 
 def scan_frame_folders(root: Path, require_maps: bool = True) -> list[FileVideo]:

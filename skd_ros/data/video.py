@@ -26,7 +26,7 @@ from typing import Protocol, runtime_checkable
 import cv2
 import numpy as np
 
-from skd_ros.data.synthetic import CATEGORIES
+from skd_ros.data.layout import CATEGORIES
 from skd_ros.images import MalformedImage
 from skd_ros.images.headers import JPEG_SOI, PNG_SIGNATURE, check_declared
 from skd_ros.images.messages import as_bgr8
