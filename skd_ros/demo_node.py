@@ -31,7 +31,8 @@ import numpy as np
 
 from skd_ros.atomic_write import open_new, write_atomic, write_image, write_json
 from skd_ros.cli_args import add_size_option, positive_float, positive_int
-from skd_ros.data.synthetic import CATEGORIES, ClipSpec, generate_clip, video_name
+from skd_ros.data.layout import CATEGORIES
+from skd_ros.data.synthetic import ClipSpec, generate_clip, video_name
 from skd_ros.inference.draw import overlay_with_regions
 from skd_ros.logs import setup_logging
 from skd_ros.markdown import table

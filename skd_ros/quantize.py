@@ -36,7 +36,8 @@ def synthetic_calibration_pairs(
     side: int, count: int = CALIBRATION_PAIRS, seed: int = CALIBRATION_SEED
 ) -> list[Pair]:
     """Consecutive (previous, current) model inputs from synthetic clips of every category."""
-    from skd_ros.data.synthetic import CATEGORIES, ClipSpec, generate_clip
+    from skd_ros.data.layout import CATEGORIES
+    from skd_ros.data.synthetic import ClipSpec, generate_clip
     from skd_ros.preprocess import prepare_frame
 
     per_clip = max(2, count // len(CATEGORIES) + 1)

@@ -212,7 +212,8 @@ def _seed_ok(seed: Any) -> bool:
 
 
 def _side_pair(size: Any) -> bool:
-    from skd_ros.data.synthetic import MAX_SIDE, MIN_SIDE
+    from skd_ros.data.layout import MAX_SIDE
+    from skd_ros.data.synthetic import MIN_SIDE
 
     return _int_pair(size, lambda side: MIN_SIDE <= side <= MAX_SIDE)
 

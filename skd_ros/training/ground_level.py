@@ -61,7 +61,8 @@ def _read(stamp: Path) -> object:
 
 def _write(root: Path, settings: dict) -> None:
     """Write the train and test folder sets anew (categories cycle, seeds never repeat)."""
-    from skd_ros.data.synthetic import CATEGORIES, ClipSpec, write_frame_folders
+    from skd_ros.data.layout import CATEGORIES
+    from skd_ros.data.synthetic import ClipSpec, write_frame_folders
 
     (root / STAMP).unlink(missing_ok=True)
     seed = settings["seed"]

@@ -7,6 +7,7 @@ import shutil
 from pathlib import Path
 
 from skd_ros.atomic_write import write_json
+from skd_ros.data.layout import AVS1K_FOLDER, FRAME_FOLDER, GROUND_FOLDER
 from skd_ros.quoting import shown
 from skd_ros.training.config import TrainConfig
 
@@ -85,7 +86,7 @@ def write_synthetic(root: Path, videos: list[int], frames: int, size: list[int],
     root = Path(root)
     settings = {"videos": list(videos), "frames": frames, "size": list(size), "seed": seed}
     settings["generator"] = GENERATOR_VERSION  # a set an older generator wrote is replaced
-    stamp, dataset = root / STAMP, root / "AVS1K"
+    stamp, dataset = root / STAMP, root / AVS1K_FOLDER
     recorded = _read_stamp(stamp)
     if recorded == settings:
         return dataset
@@ -134,7 +135,7 @@ def _delete_videos(dataset: Path, recorded: dict, stamp: Path) -> None:
         ) from None
     for split, specs in splits.items():
         for spec in specs:
-            for kind in ("Frame", "Ground"):
+            for kind in (FRAME_FOLDER, GROUND_FOLDER):
                 shutil.rmtree(dataset / split / kind / video_name(spec), ignore_errors=True)
 
 
