@@ -424,8 +424,8 @@ def test_latest_slot_interrupt_wakes_a_waiting_take_at_once_and_clear_forgets_it
 
 
 def test_paced_reference_times_the_nodes_path_back_to_back_and_paced(capsys):
-    from skd_ros.ros import paced_reference
-    from skd_ros.ros.probe import bgr8_message
+    from skd_ros.tools import paced_reference
+    from skd_ros.tools.probe import bgr8_message
 
     image = np.random.default_rng(0).integers(0, 256, (120, 160, 3), np.uint8)
     reference = paced_reference.PacedReference(bgr8_message(image, 1))

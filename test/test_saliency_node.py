@@ -38,7 +38,7 @@ from skd_ros.ros.environment import (
 )
 
 rclpy = pytest.importorskip("rclpy")
-probe_module = pytest.importorskip("skd_ros.ros.probe")
+probe_module = pytest.importorskip("skd_ros.tools.probe")
 sensor_msgs = pytest.importorskip("sensor_msgs.msg")
 pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 SaliencyProbe, bgr8_message, set_stamp = (
@@ -676,7 +676,7 @@ def test_frames_lost_in_transport_are_said_with_the_fix(tmp_path, model_path):
     try:
         assert node.wait_for_output("active:", START_TIMEOUT_S), node.output()
         replay = RosProcess(
-            "skd_ros.ros.replay",
+            "skd_ros.tools.replay",
             [str(bag), "--publish-as", "/cam/image_raw", "--wait", "20"],
             domain,
             tmp_path / "replay.log",
