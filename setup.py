@@ -49,8 +49,8 @@ setup(
         "console_scripts": [
             "demo_node = skd_ros.demo_node:main",
             "saliency_node = skd_ros.ros.node:main",
-            "replay = skd_ros.ros.replay:main",
-            "measure_node = skd_ros.ros.measure:main",
+            "replay = skd_ros.tools.replay:main",
+            "measure_node = skd_ros.tools.measure:main",
             "bench = skd_ros.bench.cli:main",
             "train = skd_ros.training.cli:main",
         ],

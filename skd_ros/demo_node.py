@@ -3,7 +3,7 @@
 1. Generates (or reuses) a rosbag2 bag of a synthetic aerial clip (`skd_ros.data.synthetic`).
 2. Starts the saliency node (`skd_ros.ros.node`) in its own process on the packaged default
    model (or `--model`).
-3. Replays the bag into it at the recorded rate (`skd_ros.ros.replay`) and records its maps,
+3. Replays the bag into it at the recorded rate (`skd_ros.tools.replay`) and records its maps,
    peaks and diagnostics into a second bag.
 4. Writes what a person wants to see: `overlay.mp4` (every frame with the map, the node's
    boxes in white and the ground-truth boxes in green), `contact_sheet.png` (a few of those
@@ -81,7 +81,7 @@ def run_node_and_replay(args: argparse.Namespace, bag: Path, record: Path) -> tu
     env = local_ros_env(domain_id(salt=29))
     os.environ.clear()
     os.environ.update(env)
-    from skd_ros.ros.replay import replay
+    from skd_ros.tools.replay import replay
 
     command = [sys.executable, "-m", "skd_ros.ros.node", "--ros-args", "-r", f"__ns:={NAMESPACE}"]
     command += ["-r", f"image:={NAMESPACE}/image_raw"]

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
+from skd_ros.cpu_time import process_cpu_seconds
 from skd_ros.ros.environment import SEGMENT_PREFIXES, local_ros_env
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -128,9 +129,8 @@ class RosProcess:
         return self.process.returncode
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time of the process so far (Linux /proc)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """CPU time of the process so far, every thread (`process_cpu_seconds`)."""
+        return process_cpu_seconds(self.process.pid)
 
 
 def fastdds_segments(pid: int | str) -> set[str]:

@@ -36,7 +36,7 @@ def test_several_nodes_rows(tmp_path):
 
 
 def test_measure_node_prints_its_table_with_the_receive_only_and_in_process_baselines():
-    command = [sys.executable, "-m", "skd_ros.ros.measure", "--rates", "30"]
+    command = [sys.executable, "-m", "skd_ros.tools.measure", "--rates", "30"]
     command += ["--seconds", "2", "--size", "1280", "720"]
     result = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stdout + result.stderr

@@ -11,7 +11,7 @@ pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 
 rclpy = pytest.importorskip("rclpy")
 camera_input = pytest.importorskip("skd_ros.ros.camera_input")
-probe_module = pytest.importorskip("skd_ros.ros.probe")
+probe_module = pytest.importorskip("skd_ros.tools.probe")
 Image = pytest.importorskip("sensor_msgs.msg").Image
 
 

@@ -306,7 +306,7 @@ import numpy as np
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.peaks import find_regions
 from skd_ros.images.messages import camera_frame
-import skd_ros.ros.node, skd_ros.ros.replay
+import skd_ros.ros.node, skd_ros.tools.replay
 engine = SaliencyEngine({str(model_path)!r})
 stream = SaliencyStream(engine)
 frame = np.full((3, engine.resolution, engine.resolution), 0.5, np.float32)

@@ -89,7 +89,7 @@ def _use_the_install(installed: Path, monkeypatch) -> None:
 
 
 def test_two_cameras_launch_with_their_own_namespaces(installed, tmp_path, monkeypatch):
-    from skd_ros.ros.probe import SaliencyProbe, bgr8_message
+    from skd_ros.tools.probe import SaliencyProbe, bgr8_message
 
     domain = new_domain()
     _use_the_install(installed, monkeypatch)

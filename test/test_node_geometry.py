@@ -21,7 +21,7 @@ from ros_support import (
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 
 rclpy = pytest.importorskip("rclpy")
-probe_module = pytest.importorskip("skd_ros.ros.probe")
+probe_module = pytest.importorskip("skd_ros.tools.probe")
 sensor_msgs = pytest.importorskip("sensor_msgs.msg")
 visualization_msgs = pytest.importorskip("visualization_msgs.msg")
 SaliencyProbe, bgr8_message, set_stamp, stamp_ns = (

@@ -55,7 +55,7 @@ def test_every_executable_answers_help_without_starting(executable):
         (["measure_node", "--size", "0", "720"], "--size: 0 must be an integer >= 1"),
         (["-m", "skd_ros.bench.gpu", "--repeats", "x"], "--repeats: 'x' is not an integer"),
         (["-m", "skd_ros.bench.nodes", "0"], "counts: 0 must be an integer >= 1"),
-        (["-m", "skd_ros.ros.paced_reference", "--frames", "-1"], "--frames: -1 must be"),
+        (["-m", "skd_ros.tools.paced_reference", "--frames", "-1"], "--frames: -1 must be"),
     ],
 )
 def test_measuring_tools_refuse_bad_numbers_by_name(command, says):

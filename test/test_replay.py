@@ -65,7 +65,7 @@ def node(tmp_path_factory, domain):
 
 
 def run_replay(args, domain, log, timeout_s=90.0):
-    process = RosProcess("skd_ros.ros.replay", args, domain, log)
+    process = RosProcess("skd_ros.tools.replay", args, domain, log)
     try:
         code = process.wait(timeout_s)
     finally:
@@ -195,7 +195,7 @@ def test_a_killed_recording_is_readable_after_reindex(node, domain, clip, tmp_pa
     args = [str(bag), "--publish-as", "/cam/image_raw", "--rate", "0.05", "--wait", "20"]
     args += ["--record", str(out), "--storage", storage, "--record-topics", "saliency"]
     replay = RosProcess(
-        "skd_ros.ros.replay", [*args, "--ros-args", "-r", "__ns:=/cam"], domain, tmp_path / "log"
+        "skd_ros.tools.replay", [*args, "--ros-args", "-r", "__ns:=/cam"], domain, tmp_path / "log"
     )
     try:  # 13 frames over 8 s: killed while recording, once 3 maps are on disk
         assert wait_until(lambda: saved_messages(out, tmp_path / "copy") >= 3, 40.0, 0.2), (
@@ -243,7 +243,7 @@ def test_reindex_reads_an_mcap_file_cut_anywhere_and_refuses_a_foreign_folder(tm
 FILE_SIZE_LIMIT = 3_000_000
 IGNORE_SIGXFSZ = (
     "import runpy, signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_IGN); "
-    "sys.argv = ['replay', *sys.argv[1:]]; runpy.run_module('skd_ros.ros.replay', "
+    "sys.argv = ['replay', *sys.argv[1:]]; runpy.run_module('skd_ros.tools.replay', "
     "run_name='__main__')"
 )
 
@@ -288,7 +288,7 @@ def test_sigterm_while_waiting_cleans_up_like_ctrl_c(clip, tmp_path):
     """A process manager's SIGTERM: no ghost publisher left, no segment left in /dev/shm."""
     bag = write_bag(tmp_path / "input", clip[:2], "sqlite3")
     replay = RosProcess(
-        "skd_ros.ros.replay", [str(bag), "--wait", "60"], new_domain(), tmp_path / "log"
+        "skd_ros.tools.replay", [str(bag), "--wait", "60"], new_domain(), tmp_path / "log"
     )
     try:  # no node listens: it waits for one
         assert wait_until(lambda: fastdds_segments(replay.process.pid), 20.0), replay.output()
@@ -302,7 +302,7 @@ def test_sigterm_while_waiting_cleans_up_like_ctrl_c(clip, tmp_path):
 
 
 def test_a_message_too_short_for_a_header_has_no_stamp():
-    from skd_ros.ros.replay import cdr_stamp_ns
+    from skd_ros.tools.replay import cdr_stamp_ns
 
     header = b"\x00\x01\x00\x00" + (5).to_bytes(4, "little") + (7).to_bytes(4, "little")
     assert cdr_stamp_ns(header) == 5_000_000_007

@@ -13,7 +13,7 @@ import yaml
 from ros_support import ROOT, SEGMENT, local_ros_environment, new_domain
 
 from skd_ros.inference.peaks import REGION_DTYPE, find_regions
-from skd_ros.ros import params
+from skd_ros.ros import hints, params
 from skd_ros.ros.environment import (
     PROFILE_VARIABLES,
     SEGMENT_PREFIXES,
@@ -383,17 +383,42 @@ def test_frames_failing_in_processing_are_an_error_not_a_malformed_input():
 
 def test_a_silence_while_a_thread_is_on_one_frame_is_said_to_be_the_nodes():
     stats = NodeStats()
-    assert stats.longest_busy() is None and diagnostics.stall_hint(None) is None
+    assert stats.longest_busy() is None and hints.stall_hint(None) is None
     with stats.busy("receiving thread", "checking and reducing a 640x360 bgr8 frame"):
         with stats.busy("worker", "a 7680x4320 bgr8 frame (Sst, peaks, outputs)"):
             later = time.monotonic_ns() + 3_000_000_000
             role, seconds, what = stats.longest_busy(later)
             assert role == "receiving thread" and seconds >= 3.0 and "640x360" in what
-        assert diagnostics.stall_hint(stats.longest_busy()) is None  # a moment is no stall
-        hint = diagnostics.stall_hint(stats.longest_busy(later))
+        assert hints.stall_hint(stats.longest_busy()) is None  # a moment is no stall
+        hint = hints.stall_hint(stats.longest_busy(later))
     assert "busy, not starved" in hint and "receiving thread has spent 3." in hint
     assert "QoS and transport are not the cause" in hint
     assert stats.longest_busy() is None
+
+
+def test_a_silence_with_publishers_names_their_qos_and_whether_it_can_match():
+    from types import SimpleNamespace
+
+    qos = pytest.importorskip("rclpy.qos")
+    offered = qos.QoSProfile(depth=1, reliability=qos.ReliabilityPolicy.BEST_EFFORT)
+    camera = SimpleNamespace(node_namespace="/", node_name="camera", qos_profile=offered)
+    ours = qos.QoSProfile(depth=1, reliability=qos.ReliabilityPolicy.RELIABLE)
+    text = hints.no_frames_warning("/image", 5.0, [camera], ours, None)
+    assert text.startswith("no frame on /image for 5 s although it has 1 publisher(s): /camera")
+    assert "QoS INCOMPATIBLE: camera is BEST_EFFORT but we require RELIABLE" in text
+    assert "qos_overrides./image.subscription.reliability:=best_effort" in text
+    stalled = hints.no_frames_warning("/image", 5.0, [camera], ours, ("worker", 2.0, "a frame"))
+    assert "1 publisher(s). This node is busy, not starved" in stalled
+
+
+def test_messages_lost_are_said_by_transport():
+    shm = hints.messages_lost_warning("/image", 2, 5, shared_memory=True)
+    assert (
+        shm
+        == f"2 message(s) from /image never reached this node (5 in all): {hints.UNDELIVERED_HINT}"
+    )
+    udp = hints.messages_lost_warning("/image", 2, 5, shared_memory=False)
+    assert udp.endswith(f"(5 in all), lost in transport: {hints.TRANSPORT_LOSS_HINT}")
 
 
 def test_throttle_passes_the_first_then_counts_the_suppressed():
@@ -431,8 +456,8 @@ def test_latest_slot_interrupt_wakes_a_waiting_take_at_once_and_clear_forgets_it
 
 
 def test_paced_reference_times_the_nodes_path_back_to_back_and_paced(capsys):
-    from skd_ros.ros import paced_reference
-    from skd_ros.ros.probe import bgr8_message
+    from skd_ros.tools import paced_reference
+    from skd_ros.tools.probe import bgr8_message
 
     image = np.random.default_rng(0).integers(0, 256, (120, 160, 3), np.uint8)
     reference = paced_reference.PacedReference(bgr8_message(image, 1))

@@ -31,7 +31,7 @@ def measure(model_json, repeats: int, cameras=CAMERAS) -> list[dict]:
 def _camera_row(stream: SaliencyStream, width: int, height: int, repeats: int) -> dict:
     from skd_ros.images.messages import camera_frame
     from skd_ros.ros import messages
-    from skd_ros.ros.probe import bgr8_message
+    from skd_ros.tools.probe import bgr8_message
 
     image = np.random.default_rng(0).integers(0, 256, (height, width, 3), np.uint8)
     msg = bgr8_message(image, 1)

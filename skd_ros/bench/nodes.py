@@ -1,6 +1,6 @@
 """Several saliency nodes on one machine: one node process per camera, as the README deploys it.
 
-For each node count N it starts N nodes (`skd_ros.ros.measure.start_node`, one inference
+For each node count N it starts N nodes (`skd_ros.tools.measure.start_node`, one inference
 thread each by default) in the namespaces /cam0 ... /cam<N-1>, each reading
 /cam<K>/image_raw, waits for all of them, then publishes a synthetic bgr8 frame (1280x720
 by default) to every camera at `rate_hz` for `seconds` from this process (every frame its own
@@ -9,8 +9,8 @@ stamp, the wall clock at publish) and collects the maps. Per N:
 * sent, received, delivered_pct: frames published over all cameras, maps received for them;
   frames lost in transport or dropped by a busy node both count as missing;
 * latency_p50_ms / latency_p99_ms: publish -> map received here, over all cameras;
-* node_cpu_ms_per_frame: user + system CPU time of all node processes over the window
-  (/proc/<pid>/stat) divided by the maps delivered;
+* node_cpu_ms_per_frame: CPU time of all node processes over the window
+  (`skd_ros.cpu_time.process_cpu_seconds`) divided by the maps delivered;
 * node_rss_mb / node_peak_rss_mb: the largest VmRSS and VmHWM of the node processes at the
   end of the window (/proc/<pid>/status), MiB.
 
@@ -37,9 +37,11 @@ from pathlib import Path
 import numpy as np
 
 from skd_ros.cli_args import positive_float, positive_int
+from skd_ros.cpu_time import process_cpu_seconds
 from skd_ros.logs import setup_logging
 from skd_ros.ros.environment import domain_id, local_ros_env, reuse_large_buffers
-from skd_ros.ros.measure import _cpu_seconds, _frame, start_node
+from skd_ros.tools.frames import synthetic_frame
+from skd_ros.tools.measure import start_node
 
 COLUMNS = (
     "nodes",
@@ -68,7 +70,7 @@ class CameraProbe:
         from rclpy.qos import QoSProfile, ReliabilityPolicy
         from sensor_msgs.msg import Image
 
-        from skd_ros.ros.probe import stamp_ns
+        from skd_ros.tools.probe import stamp_ns
 
         reuse_large_buffers()
         self._rclpy = rclpy
@@ -136,7 +138,7 @@ def send_all(probe: CameraProbe, messages, rate_hz: float, seconds: float) -> li
 
     Every publish gets its own stamp (the wall clock just before it, strictly increasing).
     """
-    from skd_ros.ros.probe import set_stamp
+    from skd_ros.tools.probe import set_stamp
 
     period = 1.0 / rate_hz
     stamps: list[list[int]] = [[] for _ in messages]
@@ -234,11 +236,11 @@ def measure_nodes(
         send_all(probe, messages, rate_hz, min(1.0, seconds))  # warm-up
         time.sleep(0.5)
         probe.clear()
-        cpu_before = sum(_cpu_seconds(n.pid) for n in nodes)
+        cpu_before = sum(process_cpu_seconds(n.pid) for n in nodes)
         stamps = send_all(probe, messages, rate_hz, seconds)
         sent = sum(len(s) for s in stamps)
         _wait_for_stragglers(probe, sent)
-        cpu = sum(_cpu_seconds(n.pid) for n in nodes) - cpu_before
+        cpu = sum(process_cpu_seconds(n.pid) for n in nodes) - cpu_before
         rss, peak = zip(*(memory_mb(n.pid) for n in nodes), strict=True)
         with probe._lock:
             latencies = [
@@ -272,9 +274,9 @@ def several_nodes(
     model: str | None = None,
 ) -> list[dict]:
     """One row (dict with the keys of `COLUMNS`) per node count; see the module docstring."""
-    from skd_ros.ros.probe import bgr8_message
+    from skd_ros.tools.probe import bgr8_message
 
-    image = _frame(*size)
+    image = synthetic_frame(*size)
     messages = [bgr8_message(image, 0, frame_id=f"cam{k}") for k in range(max(counts))]
     return [measure_nodes(n, messages, rate_hz, seconds, threads, model) for n in counts]
 

@@ -16,6 +16,8 @@ with a camera_info, bearings (`skd_ros.geometry`), and publishes. Frames replace
 mailbox are counted as dropped. The main executor serves the lifecycle and parameter services
 and the timers.
 The inference core is `skd_ros.inference` (no rclpy there).
+Beside this module: `node_parameters` puts the parameters on the node, `outputs` creates
+and feeds its publishers, `hints` words what it logs about transport, QoS and the model.
 
 Run: `ros2 run skd_ros saliency_node --ros-args -r image:=/camera/image_raw` or
 `python -m skd_ros.ros.node --ros-args ...`; topics, parameters and messages: README.
@@ -33,43 +35,26 @@ from typing import NamedTuple
 import numpy as np
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray
-from geometry_msgs.msg import PointStamped
 from rcl_interfaces.msg import SetParametersResult
 from rclpy.clock import Clock, ClockType
 from rclpy.exceptions import InvalidParameterTypeException, InvalidParameterValueException
 from rclpy.executors import ExternalShutdownException
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.parameter import Parameter
-from rclpy.qos import (
-    DurabilityPolicy,
-    HistoryPolicy,
-    QoSProfile,
-    ReliabilityPolicy,
-)
-from sensor_msgs.msg import CameraInfo, CompressedImage, Image, PointCloud2
-from visualization_msgs.msg import MarkerArray
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
 
 from skd_ros.geometry import Camera, add_bearings
 from skd_ros.images.messages import CameraFrame, MalformedImage, camera_frame
-from skd_ros.inference.draw import overlay_with_regions
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.pairing import FIRST_FRAME
 from skd_ros.inference.peaks import find_regions
 from skd_ros.inference.tracking import RegionTracker
 from skd_ros.logs import setup_logging
-from skd_ros.ros import messages, params
+from skd_ros.ros import hints, params
 from skd_ros.ros.camera_info import CameraInfoInput
 from skd_ros.ros.camera_input import CameraInput
-from skd_ros.ros.diagnostics import (
-    PROCESSING_ERROR,
-    TRANSPORT_LOSS_HINT,
-    UNDELIVERED,
-    UNDELIVERED_HINT,
-    UNREADABLE,
-    diagnostic_array,
-    silence_hint,
-    stall_hint,
-)
+from skd_ros.ros.diagnostics import PROCESSING_ERROR, UNDELIVERED, UNREADABLE, diagnostic_array
 from skd_ros.ros.environment import (
     fastdds_generation,
     profile_variable_warning,
@@ -81,20 +66,23 @@ from skd_ros.ros.environment import (
 )
 from skd_ros.ros.latest import LatestSlot
 from skd_ros.ros.lifecycle_services import serve_lifecycle
-from skd_ros.ros.qos_overrides import (
-    QosOverrideError,
-    explained,
-    overridden_qos,
-    overriding_options,
+from skd_ros.ros.node_parameters import (
+    adopt_renamed_parameters,
+    declare_parameters,
+    parameter_values,
+    unknown_overrides,
+    with_renamed_parameters,
 )
+from skd_ros.ros.outputs import create_outputs, publish_outputs, without_event_handlers
+from skd_ros.ros.qos_overrides import QosOverrideError, overridden_qos
 from skd_ros.ros.ros_args import init_refusal
 from skd_ros.ros.signals import ignore_further_interrupts
 from skd_ros.ros.stats import NodeStats, Snapshot, Throttle
 
 try:
-    from rclpy.event_handler import PublisherEventCallbacks, SubscriptionEventCallbacks
+    from rclpy.event_handler import SubscriptionEventCallbacks
 except ImportError:  # ROS 2 Humble
-    from rclpy.qos_event import PublisherEventCallbacks, SubscriptionEventCallbacks
+    from rclpy.qos_event import SubscriptionEventCallbacks
 
 NODE_NAME = "saliency"
 STEADY_CLOCK = Clock(clock_type=ClockType.STEADY_TIME)
@@ -103,14 +91,6 @@ INPUT_QOS = QoSProfile(
     history=HistoryPolicy.KEEP_LAST,
     depth=1,
     reliability=ReliabilityPolicy.BEST_EFFORT,
-    durability=DurabilityPolicy.VOLATILE,
-)
-# reliable, volatile: a subscriber that joins late gets the next map, never a stale one (the
-# middleware's default durability, Fast DDS's transient local, replayed the last map to it)
-OUTPUT_QOS = QoSProfile(
-    history=HistoryPolicy.KEEP_LAST,
-    depth=10,
-    reliability=ReliabilityPolicy.RELIABLE,
     durability=DurabilityPolicy.VOLATILE,
 )
 LOST_IN_TRANSPORT = "lost in transport"
@@ -171,76 +151,19 @@ class SaliencyNode(LifecycleNode):
         # rclpy >= 3.7 (Iron) has pre- and post-set callbacks; Humble's has only the check
         self._post_set = hasattr(self, "add_post_set_parameters_callback")
         self.add_on_set_parameters_callback(self._check_parameters)
-        self._declare_parameters()
+        declare_parameters(self)
         self._declared = True
-        self._adopt_renamed_parameters()
+        adopt_renamed_parameters(self)
         if self._post_set:
-            self.add_pre_set_parameters_callback(self._renamed_parameters)
+            self.add_pre_set_parameters_callback(functools.partial(with_renamed_parameters, self))
             self.add_post_set_parameters_callback(self._apply_parameters)
-        self.settings = params.Settings.from_values(self._values())
+        self.settings = params.Settings.from_values(parameter_values(self))
         self._throttle = Throttle(self.settings.warn_throttle_s)
-        if unknown := self._unknown_overrides(qos=False):
-            self.get_logger().warning(
-                f"ignored start-up parameter(s) this node does not have: {', '.join(unknown)} "
-                "(misspelled? `ros2 run skd_ros saliency_node --help` lists every parameter)"
-            )
+        if unknown := unknown_overrides(self, qos=False):
+            self.get_logger().warning(hints.unknown_parameters_warning(unknown))
         self._qos_overrides_checked = False
 
     # ---------------------------------------------------------------- parameters
-
-    def _declare_parameters(self) -> None:
-        """Declare every parameter; a bad start-up value raises `params.StartupError`."""
-        for spec in params.SPECS:
-            try:
-                self.declare_parameter(spec.name, spec.default, params.descriptor(spec))
-            except (InvalidParameterTypeException, InvalidParameterValueException) as error:
-                raise params.StartupError(spec, error) from None
-
-    def _adopt_renamed_parameters(self) -> None:
-        """A start-up value under a deprecated name (input_type) is used for its new name
-        (image_transport), with a warning; a value given under the new name wins."""
-        given = getattr(self, "_parameter_overrides", {})  # rclpy keeps them only privately
-        for old, new in params.RENAMED.items():
-            value = self.get_parameter(old).value
-            if value == params.BY_NAME[old].default:
-                continue
-            if new in given and given[new].value != value:
-                self.get_logger().warning(
-                    f"parameter {old} is deprecated: use {new}; {old}:={value} is ignored, "
-                    f"{new}:={given[new].value} is given too"
-                )
-                continue
-            self.get_logger().warning(params.renamed_warning(old, value))
-            self.set_parameters([Parameter(new, value=value)])
-
-    def _renamed_parameters(self, changes: list[Parameter]) -> list[Parameter]:
-        """At run time, a value set under a deprecated name is set under its new one too."""
-        names = {change.name for change in changes}
-        extra = []
-        for change in changes:
-            new = params.RENAMED.get(change.name)
-            if new and change.value and new not in names:
-                self.get_logger().warning(params.renamed_warning(change.name, change.value))
-                extra.append(Parameter(new, value=change.value))
-        return changes + extra
-
-    def _unknown_overrides(self, qos: bool) -> list[str]:
-        """Start-up values (-p, params file) for names never declared: typos, else silent.
-        `qos_overrides.*` (`qos`) are declared with the publishers and the subscription, so
-        they can be checked only once the node is active."""
-        given = getattr(self, "_parameter_overrides", {})  # rclpy keeps them only privately
-        image = self.resolve_topic_name("image")  # raw or compressed: image_transport may change
-        inputs = tuple(f"qos_overrides.{t}.subscription." for t in (image, f"{image}/compressed"))
-        return sorted(
-            name
-            for name in given
-            if not self.has_parameter(name)
-            and name.startswith("qos_overrides.") == qos
-            and not name.startswith(inputs)
-        )
-
-    def _values(self) -> dict[str, params.Value]:
-        return {spec.name: self.get_parameter(spec.name).value for spec in params.SPECS}
 
     def _check_parameters(self, changes: list[Parameter]) -> SetParametersResult:
         reasons = [r for p in changes if (r := params.check(p.name, p.value)) is not None]
@@ -248,7 +171,7 @@ class SaliencyNode(LifecycleNode):
             self.get_logger().warning(f"parameter refused: {reason}")
         if not reasons and self._declared and not self._post_set:
             new = {p.name: p.value for p in changes if p.name in params.BY_NAME}
-            self._apply_parameters(changes, {**self._values(), **new})
+            self._apply_parameters(changes, {**parameter_values(self), **new})
         return SetParametersResult(successful=not reasons, reason="; ".join(reasons))
 
     def _apply_parameters(
@@ -256,7 +179,7 @@ class SaliencyNode(LifecycleNode):
     ) -> None:
         """Take accepted changes into the settings; `values` are the new ones where rclpy
         (Humble) calls back before it sets them."""
-        self.settings = params.Settings.from_values(values or self._values())
+        self.settings = params.Settings.from_values(values or parameter_values(self))
         self._throttle.period_s = self.settings.warn_throttle_s
         if self._stream is not None:
             self._stream.pairer.max_gap_s = self.settings.max_gap_s
@@ -276,7 +199,7 @@ class SaliencyNode(LifecycleNode):
 
     @_transition
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
-        values = self._values()
+        values = parameter_values(self)
         try:
             engine = SaliencyEngine(
                 values["model"] or None,
@@ -285,7 +208,7 @@ class SaliencyNode(LifecycleNode):
                 threads=int(values["threads"]),
             )
         except Exception as error:  # model file and backend errors carry their own advice
-            self.get_logger().error(f"cannot load the model: {error}")
+            self.get_logger().error(hints.model_error(error))
             return TransitionCallbackReturn.FAILURE
         try:
             self._create_publishers()
@@ -310,31 +233,10 @@ class SaliencyNode(LifecycleNode):
         return super().on_configure(state)
 
     def _create_publishers(self) -> None:
-        """The outputs, without rclpy's default per-publisher QoS-event handlers: each is an
-        entity the executor polls on every wake-up (two per publisher), and a subscriber
-        asking for incompatible QoS is already warned on its own side."""
-        quiet = {"event_callbacks": PublisherEventCallbacks(use_default_callbacks=False)}
-        overrides = {"qos_overriding_options": overriding_options()}
-
-        outputs = (
-            ("saliency", Image, "saliency", True),
-            ("peaks", PointCloud2, "saliency/peaks", True),
-            ("peak", PointStamped, "saliency/peak", True),
-            ("markers", MarkerArray, "saliency/markers", False),
-            ("overlay", Image, "saliency/overlay", False),
-            ("camera_info", CameraInfo, "saliency/camera_info", False),
+        create_outputs(self, self._outputs)
+        self._diagnostics_pub = self.create_publisher(
+            DiagnosticArray, "/diagnostics", 10, **without_event_handlers()
         )
-        if messages.Detection2DArray is not None:
-            outputs += (("detections", messages.Detection2DArray, "saliency/detections", True),)
-        else:
-            self.get_logger().info(messages.DETECTIONS_MISSING)
-        for key, msg_type, topic, overridable in outputs:  # one by one: _release frees them
-            extra = overrides if overridable else {}
-            with explained(self.resolve_topic_name(topic), "publisher"):
-                self._outputs[key] = self.create_lifecycle_publisher(
-                    msg_type, topic, OUTPUT_QOS, **quiet, **extra
-                )
-        self._diagnostics_pub = self.create_publisher(DiagnosticArray, "/diagnostics", 10, **quiet)
 
     @_transition
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
@@ -360,13 +262,8 @@ class SaliencyNode(LifecycleNode):
         self.state = "active"
         output = self._outputs["saliency"].topic_name
         self.get_logger().info(f"active: {self._input_topic} -> {output}")
-        if not self._qos_overrides_checked and (unknown := self._unknown_overrides(qos=True)):
-            self.get_logger().warning(
-                f"ignored QoS override(s) that match no topic and policy of this node: "
-                f"{', '.join(unknown)} (overridable: reliability, history, depth of the input "
-                "and of saliency, saliency/peaks, saliency/detections, saliency/peak; README, "
-                "'QoS')"
-            )
+        if not self._qos_overrides_checked and (unknown := unknown_overrides(self, qos=True)):
+            self.get_logger().warning(hints.unmatched_qos_overrides_warning(unknown))
         self._qos_overrides_checked = True
         return result
 
@@ -498,15 +395,16 @@ class SaliencyNode(LifecycleNode):
         """Frames the middleware reports lost before they reached this node: counted, and
         said (throttled), since no callback of ours ever sees them. On the shared-memory
         profile large frames pass, so what is lost there was malformed (e.g. empty)."""
-        count, total = info.total_count_change, info.total_count
-        said = f"{count} message(s) from {self._input_topic} never reached this node"
-        said += f" ({total} in all)"
-        if shm_profile_in_use():
+        count, shared_memory = info.total_count_change, shm_profile_in_use()
+        said = hints.messages_lost_warning(
+            self._input_topic, count, info.total_count, shared_memory
+        )
+        if shared_memory:
             self.stats.frame_rejected(UNDELIVERED, count)
-            self._warn(UNDELIVERED, f"{said}: {UNDELIVERED_HINT}")
+            self._warn(UNDELIVERED, said)
             return
         self.stats.messages_lost(count)
-        self._warn(LOST_IN_TRANSPORT, f"{said}, lost in transport: {TRANSPORT_LOSS_HINT}")
+        self._warn(LOST_IN_TRANSPORT, said)
 
     def _on_unreadable(self) -> None:
         """A message arrived that the middleware could not deserialize: malformed."""
@@ -554,7 +452,9 @@ class SaliencyNode(LifecycleNode):
             relative=settings.relative_threshold,
         )
         camera = self._track_and_locate(regions, stamp, size, result.reset is not None, settings)
-        self._publish(msg.header, frame, result.saliency, regions, settings, camera)
+        publish_outputs(
+            self._outputs, msg.header, frame, result.saliency, regions, settings, camera
+        )
         cpu_ns = item.receive_cpu_ns + time.thread_time_ns() - cpu_start
         self.stats.frame_published(item.received_ns, time.monotonic_ns(), cpu_ns)
 
@@ -576,43 +476,6 @@ class SaliencyNode(LifecycleNode):
         if camera is not None:
             add_bearings(regions, camera)
         return camera
-
-    def _publish(
-        self, header, frame, saliency, regions, settings: params.Settings, camera=None
-    ) -> None:
-        """Build and publish each output that has a subscriber (`ros2 bag record` counts)."""
-        size = (frame.width, frame.height)
-        out_size = size if settings.output_resolution == "input" else None
-        outputs = self._outputs
-        if _listened(outputs["saliency"]):
-            outputs["saliency"].publish(
-                messages.saliency_image(header, saliency, settings.output_encoding, out_size)
-            )
-        if camera is not None and _listened(outputs["camera_info"]):
-            map_size = out_size or (saliency.shape[1], saliency.shape[0])
-            outputs["camera_info"].publish(
-                messages.camera_info(header, scaled_camera(camera, *map_size))
-            )
-        if _listened(outputs["peaks"]):
-            outputs["peaks"].publish(messages.regions_cloud(header, regions))
-        if "detections" in outputs and _listened(outputs["detections"]):
-            outputs["detections"].publish(messages.detections(header, regions))
-        if len(regions) and _listened(outputs["peak"]):
-            outputs["peak"].publish(messages.top_peak(header, regions))
-        if settings.markers and _listened(outputs["markers"]):
-            outputs["markers"].publish(
-                messages.region_markers(
-                    header,
-                    regions,
-                    size,
-                    settings.markers_depth_m,
-                    settings.markers_metres_per_pixel,
-                    camera,
-                )
-            )
-        if settings.overlay and _listened(outputs["overlay"]):
-            picture = overlay_with_regions(frame.bgr8(), saliency, regions, settings.overlay_alpha)
-            outputs["overlay"].publish(messages.bgr_image(header, picture))
 
     # ---------------------------------------------------------------- health
 
@@ -660,36 +523,15 @@ class SaliencyNode(LifecycleNode):
         if self._hinted or not publishers:
             return
         self._hinted = True
-        silence = f"no frame on {self._input_topic} for {after_s:g} s although it has "
-        if stalled := stall_hint(self.stats.longest_busy()):
-            self.get_logger().warning(f"{silence}{len(publishers)} publisher(s). {stalled}")
-            return
-        offered = ", ".join(
-            f"{p.node_namespace.rstrip('/')}/{p.node_name} ({p.qos_profile.reliability.name}, "
-            f"{p.qos_profile.durability.name})"
-            for p in publishers
-        )
         ours = self._subscription.qos_profile if self._subscription else INPUT_QOS
+        busy = self.stats.longest_busy()
         self.get_logger().warning(
-            f"{silence}{len(publishers)} publisher(s): {offered}. This node subscribes with "
-            f"{ours.reliability.name}/{ours.durability.name}, depth {ours.depth}. "
-            f"{_compatibility(publishers, ours, self._input_topic)}"
+            hints.no_frames_warning(self._input_topic, after_s, publishers, ours, busy)
         )
 
     def _on_incompatible_qos(self, info) -> None:
         policy = getattr(info.last_policy_kind, "name", info.last_policy_kind)
-        self.get_logger().error(
-            f"a publisher on {self._input_topic} offers QoS incompatible with this "
-            f"subscription (policy {policy}): no frames will arrive from it. Override ours, e.g. "
-            f"--ros-args -p qos_overrides.{self._input_topic}.subscription.reliability:="
-            "best_effort, or change the camera's"
-        )
-
-
-@functools.lru_cache(maxsize=4)
-def scaled_camera(camera: Camera, width: int, height: int) -> Camera:
-    """The camera of the saliency map: computed once per camera and map size."""
-    return camera.scaled(width, height)
+        self.get_logger().error(hints.incompatible_qos_error(self._input_topic, policy))
 
 
 def _named(error: Exception) -> str:
@@ -701,34 +543,6 @@ def _described(msg) -> str:
     if hasattr(msg, "format"):
         return f"a {len(msg.data)} B {msg.format or 'compressed'} frame"
     return f"a {msg.width}x{msg.height} {msg.encoding} frame"
-
-
-def _listened(publisher) -> bool:
-    """Whether an output has a subscriber: the others are not even built (no CPU spent)."""
-    return publisher.get_subscription_count() > 0
-
-
-def _compatibility(publishers, ours: QoSProfile, topic: str) -> str:
-    """Whether the publishers' QoS can reach our subscription, and what to do about it."""
-    problems = []
-    for info in publishers:
-        offered = info.qos_profile
-        if (
-            ours.reliability == ReliabilityPolicy.RELIABLE
-            and offered.reliability == ReliabilityPolicy.BEST_EFFORT
-        ):
-            problems.append(f"{info.node_name} is BEST_EFFORT but we require RELIABLE")
-        if (
-            ours.durability == DurabilityPolicy.TRANSIENT_LOCAL
-            and offered.durability == DurabilityPolicy.VOLATILE
-        ):
-            problems.append(f"{info.node_name} is VOLATILE but we require TRANSIENT_LOCAL")
-    if problems:
-        return (
-            "QoS INCOMPATIBLE: " + "; ".join(problems) + ". Override ours with --ros-args -p "
-            f"qos_overrides.{topic}.subscription.reliability:=best_effort (or change the camera's)"
-        )
-    return f"QoS is compatible, {silence_hint(shm_profile_in_use(generation=fastdds_generation()))}"
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -111,3 +111,13 @@ def markdown_table(rows: dict[str, dict[str, dict[str, float]]], group: str = "a
         if group in summary
     ]
     return table(["model", *METRICS], lines)
+
+
+def category_tables(rows: dict[str, dict[str, dict[str, float]]]) -> str:
+    """Markdown: the all-frames table, then one `markdown_table` per category group, so a
+    report shows where (which kind of footage) one model beats another."""
+    groups = sorted({g for summary in rows.values() for g in summary} - {"all"})
+    parts = ["### All frames", markdown_table(rows, "all")]
+    for group in groups:
+        parts += [f"### {group}", markdown_table(rows, group)]
+    return "\n\n".join(parts)

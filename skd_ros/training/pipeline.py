@@ -276,7 +276,7 @@ def evaluate_model(
     videos = sources.evaluation_videos(config, split)
     truth = eval_set(videos, config, progress)
     summary = _score_exported(config, engine, videos, truth, progress)
-    table = _category_tables({Path(model_json).stem: summary})
+    table = evaluate.category_tables({Path(model_json).stem: summary})
     if write:
         out = Path(model_json).parent
         write_json(out / "metrics.json", summary, indent=2)
@@ -340,7 +340,7 @@ def quantize(
         videos = sources.evaluation_videos(config, None)
         truth = eval_set(videos, config, progress)
         scored = [_score_exported(config, e, videos, truth, progress) for e in engines]
-        print(_category_tables({"fp32": scored[0], "int8": scored[1]}), flush=True)
+        print(evaluate.category_tables({"fp32": scored[0], "int8": scored[1]}), flush=True)
         fp32, int8 = (summary["all"]["NSS"] for summary in scored)
         drop = (fp32 - int8) / abs(fp32) if fp32 else 0.0
         within = drop <= INT8_MAX_NSS_DROP  # NaN (a flat INT8 map) is outside
@@ -380,14 +380,6 @@ def eval_set(videos, config: TrainConfig, progress: bool = True) -> evaluate.Eva
         )
     categories = [v.get("category") for v in cache.videos]
     return evaluate.EvalSet.from_maps(cache.targets, cache.video, categories)
-
-
-def _category_tables(rows: dict[str, dict]) -> str:
-    groups = sorted({g for summary in rows.values() for g in summary} - {"all"})
-    parts = ["### All frames", evaluate.markdown_table(rows, "all")]
-    for group in groups:
-        parts += [f"### {group}", evaluate.markdown_table(rows, group)]
-    return "\n\n".join(parts)
 
 
 def write_synthetic(out: Path, videos: list[int], frames: int, size: list[int], seed: int) -> Path:

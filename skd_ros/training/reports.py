@@ -54,7 +54,7 @@ def run_report(name: str, config, values: str | None = None, progress: bool = Tr
     experiment = EXPERIMENTS[name]
     rows, note = experiment(config, out, parsed, progress)
     write_json(out / "report.json", rows, indent=2)
-    text = f"# {name}\n\n" + (f"{note}\n\n" if note else "") + pipeline._category_tables(rows)
+    text = f"# {name}\n\n" + (f"{note}\n\n" if note else "") + evaluate.category_tables(rows)
     write_text(out / "report.md", text + "\n")
     print(text, flush=True)
     return rows

@@ -71,8 +71,8 @@ def main(argv: list[str] | None = None) -> int:
     setup_logging()
     import argparse
 
-    from skd_ros.ros.measure import _frame
-    from skd_ros.ros.probe import bgr8_message
+    from skd_ros.tools.frames import synthetic_frame
+    from skd_ros.tools.probe import bgr8_message
 
     parser = argparse.ArgumentParser(prog="paced_reference", description=main.__doc__)
     parser.add_argument("--rates", type=positive_float, nargs="+", default=[500, 200, 100, 50, 30])
@@ -82,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--model", help="exported model .json (default: packaged)")
     args = parser.parse_args(argv)
-    reference = PacedReference(bgr8_message(_frame(*args.size), 0), args.model)
+    reference = PacedReference(bgr8_message(synthetic_frame(*args.size), 0), args.model)
     print("| frames per second | idle gap before each frame | CPU ms/frame |")
     print("|---:|---:|---:|")
     print(f"| back to back | 0 | {reference.cpu_ms_per_frame(args.frames):.2f} |")

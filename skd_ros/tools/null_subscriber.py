@@ -5,7 +5,7 @@ allocator setting, so the table shows what any Python ROS 2 node pays just to re
 frame (middleware, shared-memory hand-over, deserialization into a Python message) next to
 what the saliency node pays in all.
 
-    python -m skd_ros.ros.null_subscriber TOPIC
+    python -m skd_ros.tools.null_subscriber TOPIC
 """
 
 from __future__ import annotations

@@ -517,7 +517,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `replay` / `python -m skd_ros.ros.replay`."""
+    """Entry point of `replay` / `python -m skd_ros.tools.replay`."""
     setup_logging()
     argv = sys.argv[1:] if argv is None else argv
     ros_args: list[str] = []

@@ -12,10 +12,10 @@ rate it sends frames for a few seconds and reports:
   maps it published; processing CPU (check, R, Sst, peaks, publishing, in the receiving
   and worker threads) is the node's own per-frame figure from its diagnostics;
 * receive-only CPU per frame: after the node is stopped, an empty rclpy subscriber on the same
-  topic (`skd_ros.ros.null_subscriber`) gets the same frames at the same rates; its CPU time
+  topic (`skd_ros.tools.null_subscriber`) gets the same frames at the same rates; its CPU time
   divided by the frames sent is what any Python node pays just to receive them;
 * same work in-process: the node's per-frame path run in this process without transport or
-  threads (`skd_ros.ros.paced_reference`), one frame per period at the same rate, right
+  threads (`skd_ros.tools.paced_reference`), one frame per period at the same rate, right
   after the node's run at that rate; below the table, the same work back to back. Their
   difference is what idle gaps cost on this host at that moment (cold caches after every
   wait), which the node pays too;
@@ -23,8 +23,8 @@ rate it sends frames for a few seconds and reports:
 * below the table, the node's CPU per second while active but without frames (measured
   for a few seconds before the first rate).
 
-    python -m skd_ros.ros.measure [--rates 30 60 100 150 200] [--seconds 4] [--threads 1]
-                                  [--transport shm|default]
+    python -m skd_ros.tools.measure [--rates 30 60 100 150 200] [--seconds 4] [--threads 1]
+                                    [--transport shm|default]
 
 `--transport default` leaves Fast DDS's built-in transports in place, to show the loss
 (README, "Transport"). Everything stays on this machine (LOCALHOST discovery, own domain).
@@ -39,13 +39,14 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
 from skd_ros.cli_args import positive_float, positive_int
+from skd_ros.cpu_time import process_cpu_seconds
 from skd_ros.logs import setup_logging
 from skd_ros.ros.environment import domain_id, local_ros_env
+from skd_ros.tools.frames import synthetic_frame
 
 IDLE_SECONDS = 3.0
 
@@ -63,29 +64,6 @@ class RateResult:
     achieved_hz: float
     receive_only_cpu_ms_per_frame: float = float("nan")
     paced_reference_ms_per_frame: float = float("nan")
-
-
-def _cpu_seconds(pid: int) -> float:
-    """CPU time of every thread of `pid`, from the scheduler's nanosecond accounting.
-
-    /proc/<pid>/stat's utime/stime are sampled at the clock tick (10 ms) and miss short
-    bursts, such as a 0.5 ms frame callback; schedstat counts them exactly. Falls back to
-    the tick counts where schedstat is missing.
-    """
-    total = 0
-    try:
-        for task in Path(f"/proc/{pid}/task").iterdir():
-            total += int((task / "schedstat").read_text().split()[0])
-        return total / 1e9
-    except (OSError, ValueError, IndexError):
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def _frame(width: int, height: int) -> np.ndarray:
-    from skd_ros.data.synthetic import ClipSpec, generate_clip
-
-    return next(iter(generate_clip(ClipSpec(11, "Vehicle", 1, width, height)))).image
 
 
 def start_node(
@@ -112,7 +90,7 @@ def _start_node(args: argparse.Namespace, env: dict[str, str], log) -> subproces
 
 def _send(probe, message, rate_hz: float, seconds: float) -> tuple[list[int], float]:
     """Publish `message` at `rate_hz` for `seconds`, restamped each time; returns stamps."""
-    from skd_ros.ros.probe import set_stamp
+    from skd_ros.tools.probe import set_stamp
 
     count = max(1, int(rate_hz * seconds))
     period = 1.0 / rate_hz
@@ -132,10 +110,10 @@ def _send(probe, message, rate_hz: float, seconds: float) -> tuple[list[int], fl
 def measure_rate(probe, pid: int, message, rate_hz: float, seconds: float) -> RateResult:
     probe.outputs.clear()
     dropped_before = int(probe.diagnostic_values(timeout_s=3.0).get("frames dropped", 0))
-    cpu_before = _cpu_seconds(pid)
+    cpu_before = process_cpu_seconds(pid)
     stamps, achieved = _send(probe, message, rate_hz, seconds)
     time.sleep(0.5)  # stragglers
-    cpu = _cpu_seconds(pid) - cpu_before
+    cpu = process_cpu_seconds(pid) - cpu_before
     latencies = [
         (probe.outputs[s].received_ns - s) / 1e6
         for s in stamps
@@ -159,10 +137,10 @@ def measure_rate(probe, pid: int, message, rate_hz: float, seconds: float) -> Ra
 
 def measure_receive_only(probe, pid: int, message, rate_hz: float, seconds: float) -> float:
     """CPU ms per frame of the empty subscriber `pid` (run after the node, alone)."""
-    before = _cpu_seconds(pid)
+    before = process_cpu_seconds(pid)
     stamps, _ = _send(probe, message, rate_hz, seconds)
     time.sleep(0.5)
-    return (_cpu_seconds(pid) - before) * 1e3 / len(stamps)
+    return (process_cpu_seconds(pid) - before) * 1e3 / len(stamps)
 
 
 def format_table(results: list[RateResult], back_to_back_ms: float = float("nan")) -> str:
@@ -221,16 +199,16 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Entry point of `python -m skd_ros.ros.measure`."""
+    """Entry point of `python -m skd_ros.tools.measure`."""
     setup_logging()
     args = parse_args(argv)
     env = local_ros_env(domain_id(salt=17), shared_memory=args.transport == "shm")
     os.environ.clear()
     os.environ.update(env)
-    from skd_ros.ros.paced_reference import PacedReference
-    from skd_ros.ros.probe import SaliencyProbe, bgr8_message
+    from skd_ros.tools.paced_reference import PacedReference
+    from skd_ros.tools.probe import SaliencyProbe, bgr8_message
 
-    message = bgr8_message(_frame(*args.size), 0)
+    message = bgr8_message(synthetic_frame(*args.size), 0)
     with tempfile.TemporaryFile("w+") as log:
         node = _start_node(args, env, log)
         try:
@@ -269,7 +247,7 @@ def main(argv: list[str] | None = None) -> int:
 def _receive_only(probe, message, env, results: list[RateResult], seconds: float) -> None:
     """Fill in each result's receive-only CPU, from an empty subscriber alone on the topic."""
     null = subprocess.Popen(
-        [sys.executable, "-m", "skd_ros.ros.null_subscriber", "/bench/image_raw"],
+        [sys.executable, "-m", "skd_ros.tools.null_subscriber", "/bench/image_raw"],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -290,9 +268,9 @@ def _receive_only(probe, message, env, results: list[RateResult], seconds: float
 def _idle_cpu_ms_per_second(pid: int, seconds: float) -> float:
     """CPU the active node spends per second while no frame comes (timers, middleware)."""
     time.sleep(1.0)  # let the warm-up frames finish
-    before = _cpu_seconds(pid)
+    before = process_cpu_seconds(pid)
     time.sleep(seconds)
-    return (_cpu_seconds(pid) - before) * 1e3 / seconds
+    return (process_cpu_seconds(pid) - before) * 1e3 / seconds
 
 
 def _stop(process: subprocess.Popen) -> None:
