@@ -287,7 +287,7 @@ def test_default_splits_cycle_categories_with_distinct_seeds():
 
 def test_command_line_writes_both_layouts(tmp_path, capsys):
     args = ["--train", "1", "--valid", "1", "--test", "0", "--frames", "2"]
-    args += ["--width", "96", "--height", "64", "--seed", "5"]
+    args += ["--size", "96", "64", "--seed", "5"]
     assert main(["--out", str(tmp_path / "a"), *args]) == 0
     assert "wrote 2 videos" in capsys.readouterr().out
     assert len(tree(tmp_path / "a" / "AVS1K")) == 8
@@ -297,7 +297,7 @@ def test_command_line_writes_both_layouts(tmp_path, capsys):
         main(["--help"])
     assert "--layout" in capsys.readouterr().out
     with pytest.raises(SystemExit):
-        main(["--out", str(tmp_path / "b"), "--width", "32"])
+        main(["--out", str(tmp_path / "b"), "--size", "32", "64"])
     assert "width=32" in capsys.readouterr().err
 
 

@@ -36,9 +36,10 @@ from pathlib import Path
 
 import numpy as np
 
-from skd_ros.cli_args import positive_float, positive_int
+from skd_ros.cli_args import add_size_option, positive_float, positive_int
 from skd_ros.cpu_time import process_cpu_seconds
 from skd_ros.logs import setup_logging
+from skd_ros.markdown import table
 from skd_ros.ros.environment import domain_id, local_ros_env, reuse_large_buffers
 from skd_ros.tools.frames import synthetic_frame
 from skd_ros.tools.measure import start_node
@@ -283,19 +284,23 @@ def several_nodes(
 
 def format_table(rows: list[dict]) -> str:
     """The rows of `several_nodes` as a Markdown table."""
-    lines = [
-        "| nodes | Hz per camera | frames sent | maps received | latency p50 ms "
-        "| latency p99 ms | node CPU ms/frame | node RSS MiB (max) | node peak RSS MiB (max) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    header = ["nodes", "Hz per camera", "frames sent", "maps received", "latency p50 ms"]
+    header += ["latency p99 ms", "node CPU ms/frame", "node RSS MiB (max)"]
+    cells = [
+        [
+            r["nodes"],
+            f"{r['rate_hz']:g}",
+            r["sent"],
+            f"{r['received']} ({r['delivered_pct']:.1f} %)",
+            f"{r['latency_p50_ms']:.2f}",
+            f"{r['latency_p99_ms']:.2f}",
+            f"{r['node_cpu_ms_per_frame']:.2f}",
+            f"{r['node_rss_mb']:.0f}",
+            f"{r['node_peak_rss_mb']:.0f}",
+        ]
+        for r in rows
     ]
-    for r in rows:
-        lines.append(
-            f"| {r['nodes']} | {r['rate_hz']:g} | {r['sent']} | {r['received']} "
-            f"({r['delivered_pct']:.1f} %) | {r['latency_p50_ms']:.2f} | "
-            f"{r['latency_p99_ms']:.2f} | {r['node_cpu_ms_per_frame']:.2f} | "
-            f"{r['node_rss_mb']:.0f} | {r['node_peak_rss_mb']:.0f} |"
-        )
-    return "\n".join(lines)
+    return table([*header, "node peak RSS MiB (max)"], cells, "r" * 9)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -308,9 +313,7 @@ def main(argv: list[str] | None = None) -> int:
         "--rate", type=positive_float, default=30.0, help="Hz per camera (default 30)"
     )
     parser.add_argument("--seconds", type=positive_float, default=5.0, help="per count (default 5)")
-    parser.add_argument(
-        "--size", type=positive_int, nargs=2, default=[1280, 720], metavar=("W", "H")
-    )
+    add_size_option(parser, (1280, 720))
     parser.add_argument(
         "--threads", type=positive_int, default=1, help="inference threads per node"
     )

@@ -42,9 +42,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from skd_ros.cli_args import positive_float, positive_int
+from skd_ros.cli_args import add_size_option, positive_float, positive_int
 from skd_ros.cpu_time import process_cpu_seconds
 from skd_ros.logs import setup_logging
+from skd_ros.markdown import table
 from skd_ros.ros.environment import domain_id, local_ros_env
 from skd_ros.tools.frames import synthetic_frame
 
@@ -144,20 +145,30 @@ def measure_receive_only(probe, pid: int, message, rate_hz: float, seconds: floa
 
 
 def format_table(results: list[RateResult], back_to_back_ms: float = float("nan")) -> str:
-    rows = [
-        "| input Hz (sent at) | frames sent | maps received | latency p50 ms | latency p99 ms "
-        "| node CPU ms/frame | processing CPU p50 ms | receive-only CPU ms/frame "
-        "| same work in-process ms/frame | dropped by node |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    header = ["input Hz (sent at)", "frames sent", "maps received", "latency p50 ms"]
+    header += ["latency p99 ms", "node CPU ms/frame", "processing CPU p50 ms"]
+    header += ["receive-only CPU ms/frame", "same work in-process ms/frame", "dropped by node"]
+    cells = [
+        [
+            f"{r.rate_hz:g} ({r.achieved_hz:.1f})",
+            r.sent,
+            f"{r.delivered} ({100 * r.delivered / r.sent:.1f} %)",
+            *(
+                f"{value:.2f}"
+                for value in (
+                    r.latency_p50_ms,
+                    r.latency_p99_ms,
+                    r.node_cpu_ms_per_frame,
+                    r.processing_cpu_p50_ms,
+                    r.receive_only_cpu_ms_per_frame,
+                    r.paced_reference_ms_per_frame,
+                )
+            ),
+            r.node_dropped,
+        ]
+        for r in results
     ]
-    for r in results:
-        rows.append(
-            f"| {r.rate_hz:g} ({r.achieved_hz:.1f}) | {r.sent} | {r.delivered} "
-            f"({100 * r.delivered / r.sent:.1f} %) | {r.latency_p50_ms:.2f} | "
-            f"{r.latency_p99_ms:.2f} | {r.node_cpu_ms_per_frame:.2f} | "
-            f"{r.processing_cpu_p50_ms:.2f} | {r.receive_only_cpu_ms_per_frame:.2f} | "
-            f"{r.paced_reference_ms_per_frame:.2f} | {r.node_dropped} |"
-        )
+    rows = [table(header, cells, "r" * len(header))]
     sustained = [r.rate_hz for r in results if r.delivered == r.sent]
     best = f"{max(sustained):g} Hz" if sustained else "none of the tested rates"
     rows.append(f"\nhighest input rate with every frame answered: {best}")
@@ -179,14 +190,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="input rates, Hz",
     )
     parser.add_argument("--seconds", type=positive_float, default=4.0, help="per rate")
-    parser.add_argument(
-        "--size",
-        type=positive_int,
-        nargs=2,
-        default=[1280, 720],
-        metavar=("W", "H"),
-        help="frame size",
-    )
+    add_size_option(parser, (1280, 720))
     parser.add_argument("--threads", type=positive_int, default=1, help="node inference threads")
     parser.add_argument("--model", help="exported model .json (None: packaged)")
     parser.add_argument(

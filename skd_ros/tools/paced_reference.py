@@ -21,11 +21,12 @@ import time
 from rclpy.serialization import deserialize_message, serialize_message
 from sensor_msgs.msg import Image
 
-from skd_ros.cli_args import positive_float, positive_int
+from skd_ros.cli_args import add_size_option, positive_float, positive_int
 from skd_ros.images.messages import camera_frame
 from skd_ros.inference.engine import SaliencyEngine, SaliencyStream
 from skd_ros.inference.peaks import find_regions
 from skd_ros.logs import setup_logging
+from skd_ros.markdown import table
 from skd_ros.ros import messages
 from skd_ros.ros.environment import settle_runtime
 
@@ -77,18 +78,16 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="paced_reference", description=main.__doc__)
     parser.add_argument("--rates", type=positive_float, nargs="+", default=[500, 200, 100, 50, 30])
     parser.add_argument("--frames", type=positive_int, default=150, help="per rate (default 150)")
-    parser.add_argument(
-        "--size", type=positive_int, nargs=2, default=[1280, 720], metavar=("W", "H")
-    )
+    add_size_option(parser, (1280, 720))
     parser.add_argument("--model", help="exported model .json (default: packaged)")
     args = parser.parse_args(argv)
     reference = PacedReference(bgr8_message(synthetic_frame(*args.size), 0), args.model)
-    print("| frames per second | idle gap before each frame | CPU ms/frame |")
-    print("|---:|---:|---:|")
-    print(f"| back to back | 0 | {reference.cpu_ms_per_frame(args.frames):.2f} |")
+    rows = [["back to back", 0, f"{reference.cpu_ms_per_frame(args.frames):.2f}"]]
     for rate in args.rates:
         cost = reference.cpu_ms_per_frame(args.frames, rate)
-        print(f"| {rate:g} | about {1e3 / rate - cost:.1f} ms | {cost:.2f} |")
+        rows.append([f"{rate:g}", f"about {1e3 / rate - cost:.1f} ms", f"{cost:.2f}"])
+    header = ["frames per second", "idle gap before each frame", "CPU ms/frame"]
+    print(table(header, rows, "rrr"))
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import time
 from pathlib import Path
 
+from skd_ros.cli_args import add_size_option
 from skd_ros.data.synthetic.clips import default_splits
 from skd_ros.data.synthetic.writer import write_avs1k, write_frame_folders
 from skd_ros.logs import setup_logging
@@ -30,8 +31,7 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--valid", type=int, default=4, help="validation videos (default 4)")
     parser.add_argument("--test", type=int, default=8, help="test videos (default 8)")
     parser.add_argument("--frames", type=int, default=100, help="frames per video (default 100)")
-    parser.add_argument("--width", type=int, default=1280, help="frame width (default 1280)")
-    parser.add_argument("--height", type=int, default=720, help="frame height (default 720)")
+    add_size_option(parser, (1280, 720))
     parser.add_argument("--seed", type=int, default=0, help="seed of the first video (default 0)")
     return parser
 
@@ -44,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     try:
         splits = default_splits(
-            args.train, args.valid, args.test, args.frames, args.width, args.height, args.seed
+            args.train, args.valid, args.test, args.frames, *args.size, args.seed
         )
     except ValueError as error:  # a bad size, frame count or seed: say which, like argparse
         parser.error(str(error))
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
     videos = sum(len(specs) for specs in splits.values())
     elapsed = time.perf_counter() - start
     print(
-        f"wrote {videos} videos x {args.frames} frames of {args.width}x{args.height} "
+        f"wrote {videos} videos x {args.frames} frames of {args.size[0]}x{args.size[1]} "
         f"({args.layout} layout) to {where} in {elapsed:.1f} s"
     )
     return 0
