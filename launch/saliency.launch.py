@@ -5,10 +5,11 @@
 Arguments: camera_topic, namespace, params_file (default: share/skd_ros/config/saliency.yaml),
 model, backend, device and image_transport (empty: as in params_file), node_name, use_sim_time
 (input_type, image_transport's old name, is still accepted for one release, with a warning). Several
-cameras are several includes of this file with their own namespace and camera_topic (README,
+cameras are several includes of this file with their own namespace and camera_topic (docs/node.md,
 "Several cameras"). For large images between processes, export
 FASTDDS_DEFAULT_PROFILES_FILE=<share/skd_ros/config/fastdds_shm.xml> (Kilted; on Humble and
-Jazzy FASTRTPS_DEFAULT_PROFILES_FILE) for the camera and this launch alike (README, "Transport").
+Jazzy FASTRTPS_DEFAULT_PROFILES_FILE) for the camera and this launch alike (docs/node.md,
+"Transport").
 """
 
 import os

@@ -10,7 +10,7 @@ Runtime fuses into integer convolutions (AVX-512 VNNI / AVX2 kernels on x86).
 
 Whether the INT8 model is accurate enough is a measurement, not an assumption: `train
 quantize --config ...` scores both models on the evaluation split and records the NSS of each
-in the JSON (README, "Performance").
+in the JSON (docs/performance.md).
 """
 
 from __future__ import annotations

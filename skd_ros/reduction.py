@@ -1,4 +1,4 @@
-"""Resolution reduction R (README, "The method"): the one function that makes a model's input.
+"""Resolution reduction R (docs/method.md): the one function that makes a model's input.
 
 Training reduces frames and ground-truth maps with it and the node reduces camera frames
 with it, so a model sees at run time exactly what it saw in training.

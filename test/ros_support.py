@@ -168,7 +168,7 @@ def on_target(region, truth, share: float = 0.25) -> bool:
 
 # The clip of these tests (the demo's: a crowd of people). The demo model's top peak lands on
 # the ground truth in 12 of 12 frames of every Human clip tried, but often beside the vehicle
-# in Vehicle clips (README, "Demo weights"); the tests check the node's pipeline keeps what
+# in Vehicle clips (docs/demo-weights.md); the tests check the node's pipeline keeps what
 # the model finds, while the model's accuracy is measured by NSS in the training tests.
 TARGET_CLIP = (33, "Human")
 

@@ -326,7 +326,7 @@ def test_frames_lost_in_transport_are_said_with_the_fix(tmp_path, model_path):
     finally:
         node.stop()
     line = next(line for line in node.output().splitlines() if "lost in transport" in line)
-    assert "/cam/image_raw" in line and "README 'Transport'" in line, line
+    assert "/cam/image_raw" in line and "docs/node.md 'Transport'" in line, line
 
 
 def test_run_time_parameters_apply_where_rclpy_has_no_post_set_callback(tmp_path, model_path):

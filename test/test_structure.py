@@ -5,7 +5,9 @@
   an attribute of an imported module): what two modules share gets a public home;
 * no module over MAX_LINES lines;
 * `skd_ros/ros/` holds the node's parts: no module there has a `main()` but `node` (the
-  command-line tools live in `skd_ros/tools/`).
+  command-line tools live in `skd_ros/tools/`);
+* only the ROS layer (`skd_ros/ros/`, `skd_ros/tools/` and the several-nodes benchmark)
+  imports ROS: the core runs without it.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ PACKAGE = PACKAGE_DIR.name
 MAX_LINES = 600
 NODE_PACKAGE = f"{PACKAGE}.ros"
 NODE_MODULE = f"{NODE_PACKAGE}.node"
+ROS_PACKAGES = {"rclpy", "launch", "launch_ros", "sensor_msgs_py", "rosbag2_py"}
+ROS_LAYER = (f"{PACKAGE}.ros", f"{PACKAGE}.tools", f"{PACKAGE}.bench.nodes")
 
 
 @dataclass
@@ -246,3 +250,28 @@ def test_relative_imports_resolve_to_the_modules_they_name():
     assert module.imports == [(1, "skd_ros.pkg", "b"), (2, "skd_ros.a", "x")]
     package = _parsed("skd_ros.pkg", "from .b import y\n", is_package=True)
     assert package.imports == [(1, "skd_ros.pkg.b", "y")]
+
+
+def ros_imports(module: Module) -> set[str]:
+    """The ROS packages (rclpy, launch, *_msgs, *_interfaces) `module` imports anywhere."""
+    found = set()
+    for node in ast.walk(module.tree):
+        names = [a.name for a in node.names] if isinstance(node, ast.Import) else []
+        if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            names = [node.module]
+        for name in names:
+            top = name.split(".")[0]
+            if top in ROS_PACKAGES or top.endswith(("_msgs", "_interfaces")):
+                found.add(top)
+    return found
+
+
+def test_only_the_ros_layer_imports_ros():
+    outside = {
+        name: sorted(ros_imports(module))
+        for name, module in modules().items()
+        if not any(name == layer or name.startswith(layer + ".") for layer in ROS_LAYER)
+        and ros_imports(module)
+    }
+    assert not outside, f"ROS imported outside {ROS_LAYER}: {outside}"
+    assert ros_imports(modules()[NODE_MODULE]) >= {"rclpy", "sensor_msgs"}

@@ -1,4 +1,4 @@
-"""Several saliency nodes on one machine: one node process per camera, as the README deploys it.
+"""Several saliency nodes on one machine: one node process per camera, as docs/node.md deploys them.
 
 For each node count N it starts N nodes (`skd_ros.tools.measure.start_node`, one inference
 thread each by default) in the namespaces /cam0 ... /cam<N-1>, each reading

@@ -5,10 +5,11 @@ torch because it also exports. The node must start on machines without torch, so
 re-implements the reading side with the same checks (format, version, sha256) and error
 messages that say which file is wrong and how to get a good one.
 
-A model folder is trusted no further than an Sst export can be (README, "Limits on model
-files and configs"): its files are regular files of bounded size in the folder of the
-(link-resolved) JSON, the JSON's shape fields are integers within `skd_ros.model_limits`,
-and the ONNX graph is checked by `skd_ros.inference.onnx_graph` before anything loads it.
+A model folder is trusted no further than an Sst export can be (docs/reliability.md,
+"Limits on model files and configs"): its files are regular files of bounded size in the
+folder of the (link-resolved) JSON, the JSON's shape fields are integers within
+`skd_ros.model_limits`, and the ONNX graph is checked by `skd_ros.inference.onnx_graph`
+before anything loads it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from skd_ros.quoting import shown
 
 FORMAT = "skd_ros.sst"
 FORMAT_VERSION = 1
-DEFAULT_MODEL = "sst_demo_int8.json"  # INT8: 1.8x faster, NSS within 1 % (README)
+DEFAULT_MODEL = "sst_demo_int8.json"  # INT8: 1.8x faster, NSS within 1 % (docs/demo-weights.md)
 MAX_BYTES = {"description": 1 << 20, "onnx": 64 << 20, "weights": 64 << 20}
 TYPICAL_SIZE = {"description": "a few KB", "onnx": "about 1 MB", "weights": "about 1 MB"}
 PSEUDO_FILESYSTEMS = ("/proc", "/sys", "/dev")  # files there never end, or are devices

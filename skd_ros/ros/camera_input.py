@@ -2,7 +2,7 @@
 
 rclpy's executor rebuilds its wait set from every entity of its nodes on each wake-up, in
 Python, and wraps each callback in a task. Measured per 1280x720 frame at 30 Hz on this
-machine (thread CPU, README "Numbers"): about 1.3 ms in the saliency node's own executor
+machine (thread CPU, docs/tools.md "Numbers"): about 1.3 ms in the saliency node's own executor
 (about twenty entities: lifecycle and parameter services, timers, event handlers), 0.9 ms
 in an executor that spins a node holding only the subscription, and 0.5 ms in a loop that
 waits on just that subscription and takes each message. The last is what this module does:

@@ -7,7 +7,7 @@ Tests, the demo, `replay` and `measure` start ROS processes. Each gets:
 * `FASTDDS_DEFAULT_PROFILES_FILE` (Fast DDS 3: Kilted) or `FASTRTPS_DEFAULT_PROFILES_FILE`
   (Fast DDS 2: Humble, Jazzy, which ignores the first) pointing at `config/fastdds_shm.xml`:
   shared-memory transport with 32 MB segments plus loopback UDP for discovery. Without it,
-  most 720p frames sent best-effort between processes are lost (README, "Transport").
+  most 720p frames sent best-effort between processes are lost (docs/node.md, "Transport").
 
 `reuse_large_buffers()` is for the ROS processes themselves: see its docstring.
 
@@ -99,7 +99,7 @@ def profile_variable_warning(
     return (
         f"{kilted} is set, but this ROS 2's Fast DDS 2 reads only {older}: the profile "
         f"{env[kilted]} is not in use. On Humble and Jazzy export {older} instead, for every "
-        "process that exchanges images (README, 'Transport')"
+        "process that exchanges images (docs/node.md, 'Transport')"
     )
 
 
@@ -122,7 +122,7 @@ def shared_memory_warning(processes: int = 4, path: Path = SHARED_MEMORY) -> str
         f"each ROS process under skd_ros's Fast DDS profile takes "
         f"{SEGMENT_BYTES_PER_PROCESS >> 20} MB there. Killed processes leave their segments "
         "behind until reboot: `fastdds shm clean` deletes those no process uses "
-        "(README, 'Transport')"
+        "(docs/node.md, 'Transport')"
     )
 
 
@@ -206,7 +206,7 @@ def reuse_large_buffers(mmap_threshold: int = 32 << 20, trim_threshold: int = 51
 
 
 def settle_runtime() -> None:
-    """Per-frame CPU savings measured here (README, "Numbers"), applied by the node once
+    """Per-frame CPU savings measured here (docs/tools.md, "Numbers"), applied by the node once
     configured (and by anything that times the node's per-frame path).
 
     OpenCV runs single-threaded: its worker pool spin-waits (sched_yield) between the small

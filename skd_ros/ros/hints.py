@@ -3,7 +3,7 @@
 No frames although publishers exist (a stalled node, incompatible QoS, or frames lost in
 transport), frames the middleware lost or could not deliver, frames dropped because newer
 ones came first, a model that does not load, and start-up parameters or QoS overrides that
-match nothing. Every text names the likely cause and the fix (README sections in quotes),
+match nothing. Every text names the likely cause and the fix (docs/ sections in quotes),
 so the log alone is enough to act on.
 """
 
@@ -24,14 +24,14 @@ BUSY_SHARE = 0.7
 
 TRANSPORT_LOSS_HINT = (
     "large images over Fast DDS's default transports lose fragments (use the shared-memory "
-    "profile, README 'Transport'), and an image larger than the profile's segment_size "
+    "profile, docs/node.md 'Transport'), and an image larger than the profile's segment_size "
     f"({SHM_SEGMENT}) cannot pass through it (raise segment_size)"
 )
 # what the middleware reports lost on the shared-memory profile, where large images pass
 UNDELIVERED_HINT = (
     "on this node's shared-memory profile that is a message the middleware could not "
     "deliver: an empty or malformed serialized message, or an image larger than its "
-    f"{SHM_SEGMENT} segment_size (raise segment_size, README 'Transport')"
+    f"{SHM_SEGMENT} segment_size (raise segment_size, docs/node.md 'Transport')"
 )
 
 
@@ -44,7 +44,7 @@ def stall_hint(busy: tuple[str, float, str] | None) -> str | None:
     return (
         f"This node is busy, not starved: its {role} has spent {seconds:.1f} s on {what} "
         "(frames wait behind it), so QoS and transport are not the cause; look at that "
-        "frame's size and the node's CPU (README, 'Numbers')"
+        "frame's size and the node's CPU (docs/tools.md, 'Numbers')"
     )
 
 
@@ -64,7 +64,7 @@ def silence_hint(shared_memory: bool) -> str:
         "so either the camera has not sent a frame yet, or its frames are being lost in "
         "transport (large images over Fast DDS's default transports); for the latter, start "
         f"the camera and this node with {variable}=<share/skd_ros/config/fastdds_shm.xml> "
-        "(README, 'Transport')"
+        "(docs/node.md, 'Transport')"
     )
 
 
@@ -175,6 +175,6 @@ def unmatched_qos_overrides_warning(names: list[str]) -> str:
     return (
         f"ignored QoS override(s) that match no topic and policy of this node: "
         f"{', '.join(names)} (overridable: reliability, history, depth of the input "
-        "and of saliency, saliency/peaks, saliency/detections, saliency/peak; README, "
+        "and of saliency, saliency/peaks, saliency/detections, saliency/peak; docs/node.md, "
         "'QoS')"
     )

@@ -20,7 +20,7 @@ Beside this module: `node_parameters` puts the parameters on the node, `outputs`
 and feeds its publishers, `hints` words what it logs about transport, QoS and the model.
 
 Run: `ros2 run skd_ros saliency_node --ros-args -r image:=/camera/image_raw` or
-`python -m skd_ros.ros.node --ros-args ...`; topics, parameters and messages: README.
+`python -m skd_ros.ros.node --ros-args ...`; topics, parameters and messages: docs/node.md.
 """
 
 from __future__ import annotations

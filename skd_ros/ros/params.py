@@ -300,7 +300,7 @@ def usage() -> str:
         "image_transport:=compressed) and its sibling `camera_info` and publishes `saliency`,",
         "`saliency/camera_info`, `saliency/peaks`, `saliency/detections` (with vision_msgs), "
         "`saliency/peak`,",
-        '`saliency/markers`, `saliency/overlay` and /diagnostics (README: "The saliency node").',
+        "`saliency/markers`, `saliency/overlay` and /diagnostics (docs/node.md).",
         "",
         "parameters (default; when a change applies):",
     ]

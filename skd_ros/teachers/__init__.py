@@ -1,4 +1,4 @@
-"""Teachers: the large models whose maps the students learn from (README, "The method").
+"""Teachers: the large models whose maps the students learn from (docs/method.md).
 
 `build_teacher(spec, **options)` picks one by name or path:
 

@@ -3,7 +3,7 @@
 Teachers see full-resolution BGR uint8 frames and return an (H', W') float32 map in [0, 1]
 at any resolution they like; callers reduce it with R (`skd_ros.reduction`). A spatial
 teacher ignores `previous`; for a video's first frame callers pass the frame twice (the
-causal pairing of the README's "The method").
+causal pairing of docs/method.md).
 
 Optional members, looked up with `getattr`:
 

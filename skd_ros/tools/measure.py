@@ -27,7 +27,7 @@ rate it sends frames for a few seconds and reports:
                                     [--transport shm|default]
 
 `--transport default` leaves Fast DDS's built-in transports in place, to show the loss
-(README, "Transport"). Everything stays on this machine (LOCALHOST discovery, own domain).
+(docs/node.md, "Transport"). Everything stays on this machine (LOCALHOST discovery, own domain).
 """
 
 from __future__ import annotations
