@@ -356,6 +356,23 @@ def test_evaluation_excludes_hidden_frames_and_scores_known_answers(clip_files):
     assert every["scored"] == 4  # visible frames 1, 4, 7, 10 of 10
 
 
+def test_a_part_of_the_clip_scores_only_its_frames(clip_files):
+    folder, box_file, _ = clip_files
+    sequence = open_sequence(folder, box_file)
+    centre = [box_eval.baseline_method("center-bias", 64)]
+    tail = box_eval.evaluate_sequence(sequence, centre, part=(0.5, 1.0))
+    assert (tail["frames"], tail["visible"]) == (6, 5)  # frames 6-11; 7 is hidden
+    head = box_eval.evaluate_sequence(sequence, centre, part=(0.0, 0.5))
+    assert (head["frames"], head["visible"]) == (6, 5)  # frames 0-5; 3 is hidden
+
+
+def test_train_footage_refuses_a_part_that_ends_before_it_starts(clip_files, capsys):
+    folder, box_file, _ = clip_files
+    argv = ["footage", "--sequence", str(folder), str(box_file), "--part", "0.7", "0.3"]
+    assert cli.main(argv) != 0
+    assert "START must be below END" in capsys.readouterr().err
+
+
 def test_aligned_difference_baseline_follows_the_mover_through_the_node_path(clip_files):
     folder, box_file, boxes = clip_files
     sequence = open_sequence(folder, box_file)

@@ -119,17 +119,26 @@ def evaluate_sequence(
     every: int = 1,
     min_iou: float = 0.0,
     peaks: dict | None = None,
+    part: tuple[float, float] = (0.0, 1.0),
 ) -> dict:
-    """{frames, visible, scored, methods: {name: summary + ms}} for one sequence."""
+    """{frames, visible, scored, methods: {name: summary + ms}} for one sequence.
+
+    `part` (fractions of the clip's frames) scores only those frames, e.g. (0.7, 1.0) the
+    last 30 % held out from a model trained on the rest; every frame still pairs with the one
+    before it, as in the node.
+    """
     peaks = node_peak_settings() if peaks is None else peaks
+    first, end = part_rows(sequence, part)
     pairer = FramePairer(max_gap_s=float(_node_default("max_gap_s")))
     period_ns = int(1e9 / (sequence.source.fps or DEFAULT_FPS))
     scores: dict[str, list] = {m.name: [] for m in methods}
     seconds = dict.fromkeys(scores, 0.0)
     frames = visible = 0
     for index, image in sequence.frames():
-        frames += 1
         pair = pairer.pair(image, index * period_ns, image.shape)
+        if not first <= index < end:
+            continue
+        frames += 1
         size = (image.shape[1], image.shape[0])
         boxes = box_metrics.visible_boxes(_boxes_of(sequence, index), size)
         if len(boxes) == 0:
@@ -149,6 +158,12 @@ def evaluate_sequence(
         for name, rows in scores.items()
     }
     return {"frames": frames, "visible": visible, "scored": scored, "methods": summaries}
+
+
+def part_rows(sequence: BoxSequence, part: tuple[float, float]) -> tuple[int, int]:
+    """The frame indices [first, end) that `part` (fractions) names in `sequence`."""
+    count = sequence.source.count or len(sequence.boxes)
+    return round(part[0] * count), round(part[1] * count) if part[1] < 1 else 1 << 62
 
 
 def _boxes_of(sequence: BoxSequence, index: int) -> np.ndarray:

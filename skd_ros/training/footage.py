@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from skd_ros.atomic_write import write_json, write_text
-from skd_ros.cli_args import non_negative_int, positive_int
+from skd_ros.cli_args import non_negative_float, non_negative_int, positive_int
 
 COMMANDS = ("footage", "background-boxes")
 DEFAULT_FOOTAGE = Path("../shared/footage")
@@ -86,6 +86,23 @@ def add_sequence_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--iou", type=float, default=0.0, help="overlap hit: best region's IoU above (default 0)"
     )
+    parser.add_argument(
+        "--part",
+        type=fraction,
+        nargs=2,
+        default=[0.0, 1.0],
+        metavar=("START", "END"),
+        help="score only this part of each clip, as fractions of its frames (e.g. 0.7 1.0: "
+        "the last 30 %%, held out from a model trained on the rest); default 0 1",
+    )
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1] (a share of a clip's frames)."""
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} must be a fraction in [0, 1]")
+    return value
 
 
 def run(args: argparse.Namespace) -> int:
@@ -127,6 +144,8 @@ def _score(models, baselines, sequences, args, output: Path | None) -> int:
     from skd_ros.data.box_sequences import open_sequence
     from skd_ros.training import box_eval
 
+    if args.part[0] >= args.part[1]:
+        raise ValueError(f"--part {args.part[0]:g} {args.part[1]:g}: START must be below END")
     opened = [open_sequence(frames, boxes, args.box_format) for frames, boxes in sequences]
     methods = [box_eval.model_method(model) for model in models]
     side = methods[0].map_of.engine.resolution if methods else box_eval.DEFAULT_SIDE
@@ -135,13 +154,14 @@ def _score(models, baselines, sequences, args, output: Path | None) -> int:
     for sequence in opened:
         print(f"scoring {sequence.name} ({sequence.source.path})", flush=True)
         results[sequence.name] = box_eval.evaluate_sequence(
-            sequence, methods, side, args.every, args.iou
+            sequence, methods, side, args.every, args.iou, part=tuple(args.part)
         )
     table = box_eval.markdown(results)
     print(table, flush=True)
     if output is not None:
         output.mkdir(parents=True, exist_ok=True)
-        report = {"every": args.every, "iou": args.iou, "map_side": side, "clips": results}
+        report = {"every": args.every, "iou": args.iou, "part": args.part, "map_side": side}
+        report["clips"] = results
         write_json(output / "footage.json", report, indent=2)
         write_text(output / "footage.md", table + "\n")
         print(f"wrote {output / 'footage.md'} and {output / 'footage.json'}")
