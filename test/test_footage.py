@@ -461,3 +461,24 @@ def test_background_boxes_command_writes_mot_outside_the_checkout_only(tmp_path)
         write_background_boxes(folder, link, BackgroundBoxSettings())
     assert not (SOURCE_ROOT / "boxes.txt").exists() and not (tmp_path / "elsewhere.txt").exists()
     assert frame_source(folder).count == 20
+
+
+def test_train_bag_writes_a_part_of_a_clip_that_bag_training_reads(tmp_path, clip_files, capsys):
+    from skd_ros.data.bags import bag_videos
+    from skd_ros.data.box_sequences import frame_source
+
+    folder, _, _ = clip_files
+    bag = tmp_path / "first_half"
+    argv = ["bag", str(folder), "--out", str(bag), "--part", "0", "0.5", "--raw", "--fps", "10"]
+    assert cli.main(argv) == 0
+    assert "frames 0-5 of" in capsys.readouterr().out
+    (video,) = bag_videos(bag)
+    originals = [image for _, image in frame_source(folder).frames()]
+    assert len(video) == 6
+    for k, sample in enumerate(video.samples()):
+        assert np.array_equal(sample.image, originals[k])
+    assert cli.main(argv) != 0  # never over an existing folder
+    assert "exists; choose a new folder" in capsys.readouterr().err
+    tail = tmp_path / "tail"
+    assert cli.main(["bag", str(folder), "--out", str(tail), "--part", "0.5", "1"]) == 0
+    assert len(bag_videos(tail)[0]) == 6  # JPEG by default; the other six frames

@@ -162,8 +162,10 @@ def evaluate_sequence(
 
 def part_rows(sequence: BoxSequence, part: tuple[float, float]) -> tuple[int, int]:
     """The frame indices [first, end) that `part` (fractions) names in `sequence`."""
-    count = sequence.source.count or len(sequence.boxes)
-    return round(part[0] * count), round(part[1] * count) if part[1] < 1 else 1 << 62
+    from skd_ros.data.video_bag import part_range
+
+    rows = part_range(sequence.source.count or len(sequence.boxes), part)
+    return rows.start, rows.stop if part[1] < 1 else 1 << 62
 
 
 def _boxes_of(sequence: BoxSequence, index: int) -> np.ndarray:

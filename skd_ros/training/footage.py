@@ -1,12 +1,14 @@
-"""`train footage`, `train background-boxes` and `train evaluate --sequence`: box-annotated
-footage on the command line (the scoring is `skd_ros.training.box_eval`).
+"""`train footage`, `train background-boxes`, `train bag` and `train evaluate --sequence`:
+real footage on the command line (the scoring is `skd_ros.training.box_eval`).
 
 `train footage` scores models (default: the packaged demo models, INT8 and fp32) beside the
 baselines on every `--sequence FRAMES BOXES` and every sequence found under `--footage DIR`;
 with neither, it looks for `../shared/footage` and says when that is not there. It prints
 one table and writes it to `<output>/footage.md` and `.json` (numbers only).
 `train background-boxes` writes MOT boxes for a static camera's video (`skd_ros.data.
-background_boxes`) to a file of your choice outside the skd_ros checkout.
+background_boxes`) to a file of your choice outside the skd_ros checkout. `train bag`
+writes a video file or frame folder, or a part of it, as a rosbag2 bag to train on
+(`skd_ros.data.video_bag`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pathlib import Path
 from skd_ros.atomic_write import write_json, write_text
 from skd_ros.cli_args import non_negative_float, non_negative_int, positive_int
 
-COMMANDS = ("footage", "background-boxes")
+COMMANDS = ("footage", "background-boxes", "bag")
 DEFAULT_FOOTAGE = Path("../shared/footage")
 DEFAULT_OUTPUT = Path("outputs/footage")
 PACKAGED = ("sst_demo_int8.json", "sst_demo.json")
@@ -53,6 +55,25 @@ def add_commands(commands) -> None:
     footage.add_argument(
         "--output", type=Path, default=DEFAULT_OUTPUT, help=f"folder (default {DEFAULT_OUTPUT})"
     )
+
+    bag = commands.add_parser(
+        "bag",
+        help="a video file or frame folder (or part of it) as a rosbag2 bag to train on",
+    )
+    bag.add_argument("video", type=Path, help="video file or frame folder")
+    bag.add_argument("--out", type=Path, required=True, help="new bag folder")
+    bag.add_argument(
+        "--part",
+        type=fraction,
+        nargs=2,
+        default=[0.0, 1.0],
+        metavar=("START", "END"),
+        help="keep only this part, as fractions of the frames (e.g. 0 0.7); default 0 1",
+    )
+    bag.add_argument("--topic", default="/camera/image_raw", help="image topic")
+    bag.add_argument("--fps", type=non_negative_float, default=0.0, help="0: the video's own")
+    bag.add_argument("--raw", action="store_true", help="bgr8 Image messages instead of JPEG")
+    bag.add_argument("--storage", choices=["sqlite3", "mcap"], default="sqlite3")
 
     boxes = commands.add_parser(
         "background-boxes",
@@ -109,6 +130,8 @@ def run(args: argparse.Namespace) -> int:
     """Run `footage`, `background-boxes` or `evaluate --sequence`."""
     if args.command == "background-boxes":
         return _background_boxes(args)
+    if args.command == "bag":
+        return _video_bag(args)
     if args.command == "evaluate":
         return _score([args.model], [], args.sequences, args, args.output)
     sequences = list(args.sequences)
@@ -165,6 +188,20 @@ def _score(models, baselines, sequences, args, output: Path | None) -> int:
         write_json(output / "footage.json", report, indent=2)
         write_text(output / "footage.md", table + "\n")
         print(f"wrote {output / 'footage.md'} and {output / 'footage.json'}")
+    return 0
+
+
+def _video_bag(args: argparse.Namespace) -> int:
+    from skd_ros.data.video_bag import write_video_bag
+
+    part = (args.part[0], args.part[1])
+    written = write_video_bag(
+        args.video, args.out, part, args.topic, args.fps, args.raw, args.storage
+    )
+    print(
+        f"wrote {args.out}: frames {written['first']}-{written['last']} of {args.video} "
+        f"({written['frames']} frames at {written['fps']:g} Hz) on {written['topic']}"
+    )
     return 0
 
 
