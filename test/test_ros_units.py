@@ -190,7 +190,7 @@ def test_regions_travel_in_a_pointcloud2_and_come_back_unchanged():
 @pytest.mark.parametrize(
     ("document", "start"),
     [
-        ("docs/node.md", "import numpy as np   # works everywhere"),
+        ("docs/node.md", "import numpy as np  # works everywhere"),
         ("README.md", "from skd_ros.ros.messages import regions_from_cloud"),
     ],
 )

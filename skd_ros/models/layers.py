@@ -111,7 +111,8 @@ def calibrate(model: nn.Module, layers: list, *inputs: torch.Tensor) -> None:
     for head in model.modules():
         if isinstance(head, Head):
             output_layer = head_convolutions(head)[-1]  # layer 13
-            assert isinstance(output_layer, nn.Conv2d) and output_layer.bias is not None
+            assert isinstance(output_layer, (nn.Conv2d, nn.ConvTranspose2d))
+            assert output_layer.bias is not None
             output_layer.bias.fill_(OUTPUT_PRIOR_LOGIT)
 
 
