@@ -1,8 +1,11 @@
-"""What the test modules share, as fixtures.
+"""What the test modules share, as fixtures, and the `integration` marker they imply.
 
 The helpers themselves are in ros_support.py (processes with the local ROS environment,
 bounded waits, the test model, the colcon build); test modules get them from the fixtures
-here and never import ros_support.
+here and never import ros_support. A test that requests a fixture which starts a process
+(PROCESS_FIXTURES, directly or through another fixture) is marked `integration` when it is
+collected, so `pytest -m "not integration"` runs only the fast unit tests. Tests that start
+processes on their own (subprocess.run of a command line) carry the marker explicitly.
 """
 
 from __future__ import annotations
@@ -14,6 +17,18 @@ from re import Pattern
 
 import pytest
 import ros_support as support
+
+PROCESS_FIXTURES = frozenset({"node", "ros_process", "colcon_install"})
+"""Fixtures that start a process: every test requesting one is an integration test."""
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects by marker
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark `integration` every test that uses a process-starting fixture."""
+    for item in items:
+        if PROCESS_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.integration)
+
 
 # ------------------------------------------------------------------ files of the checkout
 

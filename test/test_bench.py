@@ -68,6 +68,7 @@ def test_tables_right_align_numbers_and_show_missing_values():
     assert text.splitlines()[3] == "| y | – |"
 
 
+@pytest.mark.integration  # several seconds: measures every network
 def test_gpu_section_measures_sst_teachers_and_whole_frames():
     # On the CPU only eager fp32 runs; on a CUDA device the same code adds graphs and fp16.
     device = "cuda" if gpu.available() is None else "cpu"
@@ -84,6 +85,7 @@ def test_gpu_section_measures_sst_teachers_and_whole_frames():
     assert "× paper (GTX 1080 Ti)" in text and "ms / 1280×720 frame" in text
 
 
+@pytest.mark.integration  # runs the bench command
 def test_gpu_section_without_a_device_says_why(tmp_path, repo_root):
     if gpu.available() is None:
         pytest.skip("a CUDA device is available here")
@@ -95,6 +97,7 @@ def test_gpu_section_without_a_device_says_why(tmp_path, repo_root):
     assert "skipped" in json.loads(out.read_text())
 
 
+@pytest.mark.integration  # runs the bench command
 def test_bench_command_writes_markdown_and_json(tmp_path, repo_root):
     skip = ["nodes", "payoff", "accuracy", "scaling", "gpu"]
     command = [sys.executable, "-m", "skd_ros.bench", "--quick", "--out", str(tmp_path)]

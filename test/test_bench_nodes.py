@@ -12,7 +12,8 @@ import pytest
 
 pytest.importorskip("rclpy")
 pytest.importorskip("sensor_msgs.msg")
-pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
+# ros: also run on ROS 2 Jazzy (setup.cfg); integration: both start node processes
+pytestmark = [pytest.mark.ros, pytest.mark.integration]
 
 from skd_ros.bench.nodes import COLUMNS, format_table, several_nodes  # noqa: E402
 

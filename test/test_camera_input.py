@@ -14,6 +14,7 @@ probe_module = pytest.importorskip("skd_ros.tools.probe")
 Image = pytest.importorskip("sensor_msgs.msg").Image
 
 
+@pytest.mark.integration  # waits for DDS discovery and a delivery: over a second
 def test_closing_does_not_wait_for_a_slow_frame(fresh_domain, local_ros_environment, wait_until):
     # deactivate closes the camera input; a frame still being decoded (a costly JPEG) must
     # not hold the lifecycle transition for as long as its decode takes

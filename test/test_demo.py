@@ -9,7 +9,8 @@ import pytest
 
 from skd_ros.ros.environment import local_ros_env
 
-pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
+# ros: also run on ROS 2 Jazzy (setup.cfg); integration: both run a demo command
+pytestmark = [pytest.mark.ros, pytest.mark.integration]
 
 
 def test_demo_replays_a_bag_into_the_node_and_writes_pictures_and_numbers(tmp_path, repo_root):

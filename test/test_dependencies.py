@@ -107,6 +107,7 @@ def test_install_pip_lines_name_every_package_without_a_rosdep_key(document, hea
     assert all(name in section for name in NO_ROSDEP_KEY), section[:1500]
 
 
+@pytest.mark.integration  # runs pytest
 def test_pytest_starts_when_ros_launch_testing_plugins_are_on_the_path(tmp_path, repo_root):
     """A sourced ROS 2 puts launch_testing's pytest plugins on the path; under pytest 9 their
     hooks are refused (PluginValidationError) and no test runs unless the project's pytest

@@ -106,6 +106,7 @@ def test_the_operator_allow_list_is_what_our_exports_contain(exported, tmp_path,
     assert {op for _, op in found} == SST_OPERATORS
 
 
+@pytest.mark.integration  # slow: over a second here
 def test_every_writer_replaces_a_link_instead_of_writing_through_it(exported, tmp_path):
     from skd_ros.demo_node import write_sheet
     from skd_ros.training import distributed, loop, pipeline

@@ -140,6 +140,7 @@ def test_a_graph_no_sst_export_can_be_is_refused_naming_the_file(tmp_path, build
     assert str(json_path.with_suffix(".onnx")) in str(error.value)
 
 
+@pytest.mark.integration  # loads in a child process
 def test_a_model_that_would_hang_the_loader_is_refused_at_once(tmp_path, repo_root):
     loop = hostile.hostile_folder(tmp_path / "loop", hostile.endless_loop())
     pagemap = hostile.write_model_folder(tmp_path / "pagemap", None)  # a link to an endless file
@@ -293,6 +294,7 @@ def test_cuda_engine_replays_a_graph_that_matches_eager_and_the_cpu(model_path):
     assert not np.allclose(maps[0], maps[1])
 
 
+@pytest.mark.integration  # imports in a child process
 def test_runtime_path_never_imports_torch(model_path, repo_root):
     code = f"""
 import sys

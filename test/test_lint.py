@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.integration  # ruff and mypy run as commands, mypy for a while
+
 
 def _tool(name: str) -> str:
     found = Path(sys.executable).with_name(name)

@@ -28,6 +28,7 @@ def test_colcon_installs_executables_where_ros2_run_looks(colcon_install, execut
     assert path.is_file() and os.access(path, os.X_OK)
 
 
+@pytest.mark.integration  # starts each executable
 @pytest.mark.parametrize(
     "executable", ["demo_node", "saliency_node", "replay", "measure_node", "train"]
 )
@@ -41,6 +42,7 @@ def test_every_executable_answers_help_without_starting(executable):
     assert result.returncode == 0 and "usage:" in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.integration  # starts each tool
 @pytest.mark.parametrize(
     ("command", "says"),
     [

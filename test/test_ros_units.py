@@ -551,6 +551,7 @@ def _profile_check(
     return report["generation"], segments
 
 
+@pytest.mark.integration  # starts rclpy in child processes
 def test_the_local_environment_puts_this_ros_on_the_32_mb_profile(fastdds_segment_name, repo_root):
     """The environment set FASTDDS_DEFAULT_PROFILES_FILE only: on Jazzy (Fast DDS 2) the
     profile was never loaded, and most 640x360 frames between processes were lost."""
