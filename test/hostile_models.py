@@ -11,9 +11,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
-from ros_support import ROOT
 
-PACKAGED = ROOT / "resource" / "models" / "sst_demo.json"
+PACKAGED = Path(__file__).resolve().parents[1] / "resource" / "models" / "sst_demo.json"
 SIDE = 64  # the packaged description's resolution
 
 

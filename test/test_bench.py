@@ -10,7 +10,6 @@ import sys
 
 import pytest
 import torch
-from ros_support import ROOT
 
 from skd_ros.bench import gpu, memory, peak, summary
 from skd_ros.bench.report import TEXT, fmt, table
@@ -69,6 +68,7 @@ def test_tables_right_align_numbers_and_show_missing_values():
     assert text.splitlines()[3] == "| y | – |"
 
 
+@pytest.mark.integration  # several seconds: measures every network
 def test_gpu_section_measures_sst_teachers_and_whole_frames():
     # On the CPU only eager fp32 runs; on a CUDA device the same code adds graphs and fp16.
     device = "cuda" if gpu.available() is None else "cpu"
@@ -85,22 +85,24 @@ def test_gpu_section_measures_sst_teachers_and_whole_frames():
     assert "× paper (GTX 1080 Ti)" in text and "ms / 1280×720 frame" in text
 
 
-def test_gpu_section_without_a_device_says_why(tmp_path):
+@pytest.mark.integration  # runs the bench command
+def test_gpu_section_without_a_device_says_why(tmp_path, repo_root):
     if gpu.available() is None:
         pytest.skip("a CUDA device is available here")
     out = tmp_path / "gpu.json"
     command = [sys.executable, "-m", "skd_ros.bench.gpu", "--out", str(out)]
-    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    result = subprocess.run(command, cwd=repo_root, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Not measured: no CUDA device")
     assert "skipped" in json.loads(out.read_text())
 
 
-def test_bench_command_writes_markdown_and_json(tmp_path):
+@pytest.mark.integration  # runs the bench command
+def test_bench_command_writes_markdown_and_json(tmp_path, repo_root):
     skip = ["nodes", "payoff", "accuracy", "scaling", "gpu"]
     command = [sys.executable, "-m", "skd_ros.bench", "--quick", "--out", str(tmp_path)]
     result = subprocess.run(
-        [*command, "--skip", *skip], cwd=ROOT, capture_output=True, text=True, timeout=600
+        [*command, "--skip", *skip], cwd=repo_root, capture_output=True, text=True, timeout=600
     )
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     report = (tmp_path / "bench.md").read_text()

@@ -9,18 +9,17 @@ import subprocess
 import sys
 
 import pytest
-from ros_support import model_for_tests
 
 pytest.importorskip("rclpy")
 pytest.importorskip("sensor_msgs.msg")
-pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
+# ros: also run on ROS 2 Jazzy (setup.cfg); integration: both start node processes
+pytestmark = [pytest.mark.ros, pytest.mark.integration]
 
 from skd_ros.bench.nodes import COLUMNS, format_table, several_nodes  # noqa: E402
 
 
-def test_several_nodes_rows(tmp_path):
-    model = model_for_tests(tmp_path)
-    rows = several_nodes(counts=(1, 2), size=(320, 240), rate_hz=10, seconds=1.5, model=model)
+def test_several_nodes_rows(model_path):
+    rows = several_nodes(counts=(1, 2), size=(320, 240), rate_hz=10, seconds=1.5, model=model_path)
     assert [row["nodes"] for row in rows] == [1, 2]
     for row in rows:
         assert set(row) == set(COLUMNS)

@@ -4,7 +4,6 @@ runs the suite on Kilted and the ROS tests on Jazzy."""
 import subprocess
 
 import pytest
-from ros_support import ROOT
 
 from skd_ros import bootstrap
 from skd_ros.bootstrap import DISTROS, distro_option, non_ros_pins, passed, with_marker
@@ -15,16 +14,19 @@ def _pins(path) -> dict[str, str]:
     return dict(line.lower().split("==") for line in lines)
 
 
-def test_each_distro_has_its_lock_file_environment_and_scope(monkeypatch):
+def test_each_distro_has_its_lock_file_environment_and_scope(monkeypatch, repo_root):
     kilted, jazzy = DISTROS["kilted"], DISTROS["jazzy"]
     assert bootstrap.DEFAULT is kilted and kilted.marker is None and jazzy.marker == "ros"
-    assert kilted.lock == ROOT / "config" / "requirements.txt"
-    assert jazzy.lock == ROOT / "config" / "requirements-jazzy.txt"
+    assert kilted.lock == repo_root / "config" / "requirements.txt"
+    assert jazzy.lock == repo_root / "config" / "requirements-jazzy.txt"
     monkeypatch.delenv("SKD_VENV", raising=False)
-    assert (kilted.environment(), jazzy.environment()) == (ROOT / ".venv", ROOT / ".venv-jazzy")
+    assert (kilted.environment(), jazzy.environment()) == (
+        repo_root / ".venv",
+        repo_root / ".venv-jazzy",
+    )
     monkeypatch.setenv("SKD_VENV", "/opt/envs/skd/")
     assert jazzy.environment().as_posix() == "/opt/envs/skd-jazzy"
-    ignored = subprocess.run(["git", "check-ignore", "-q", ".venv-jazzy/bin"], cwd=ROOT)
+    ignored = subprocess.run(["git", "check-ignore", "-q", ".venv-jazzy/bin"], cwd=repo_root)
     assert ignored.returncode == 0, ".venv-jazzy is not in .gitignore"
 
 

@@ -5,7 +5,6 @@ import time
 
 import numpy as np
 import pytest
-from ros_support import local_ros_environment, new_domain, wait_until
 
 pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 
@@ -15,7 +14,8 @@ probe_module = pytest.importorskip("skd_ros.tools.probe")
 Image = pytest.importorskip("sensor_msgs.msg").Image
 
 
-def test_closing_does_not_wait_for_a_slow_frame():
+@pytest.mark.integration  # waits for DDS discovery and a delivery: over a second
+def test_closing_does_not_wait_for_a_slow_frame(fresh_domain, local_ros_environment, wait_until):
     # deactivate closes the camera input; a frame still being decoded (a costly JPEG) must
     # not hold the lifecycle transition for as long as its decode takes
     from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -31,7 +31,7 @@ def test_closing_does_not_wait_for_a_slow_frame():
         entered.set()
         release.wait(30.0)
 
-    with local_ros_environment(new_domain()), probe_module.SaliencyProbe() as publisher:
+    with local_ros_environment(fresh_domain), probe_module.SaliencyProbe() as publisher:
         context = rclpy.Context()
         rclpy.init(args=[], context=context)
         owner = rclpy.create_node("slow_owner", context=context)

@@ -6,7 +6,6 @@ import shutil
 import cv2
 import numpy as np
 import pytest
-from ros_support import model_for_tests
 
 from skd_ros.data.avs1k import scan_avs1k
 from skd_ros.data.synthetic import ClipSpec, default_splits, generate_clip, write_avs1k
@@ -107,8 +106,9 @@ def _with_compensation(model_path, directory, value) -> object:
     return path
 
 
-def test_the_engine_compensates_as_its_model_says_and_old_models_pair_as_before(tmp_path):
-    model_path = model_for_tests(tmp_path)
+def test_the_engine_compensates_as_its_model_says_and_old_models_pair_as_before(
+    tmp_path, model_path
+):
     (tmp_path / "old").mkdir()
     (tmp_path / "new").mkdir()
     old = _with_compensation(model_path, tmp_path / "old", None)
@@ -124,8 +124,8 @@ def test_the_engine_compensates_as_its_model_says_and_old_models_pair_as_before(
     assert np.allclose(batch, compensated.predict(previous, current), atol=1e-6)
 
 
-def test_an_unknown_compensation_is_refused_with_the_file_and_the_choices(tmp_path):
-    path = _with_compensation(model_for_tests(tmp_path), tmp_path, "affine")
+def test_an_unknown_compensation_is_refused_with_the_file_and_the_choices(tmp_path, model_path):
+    path = _with_compensation(model_path, tmp_path, "affine")
     with pytest.raises(ModelFileError, match="model.compensation 'affine'.*homography"):
         read_description(path)
 

@@ -12,9 +12,9 @@ import subprocess
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
-from ros_support import ROOT
 
 # top-level module -> (rosdep key, pip requirement); a None key has no rosdep key yet and is
 # named in package.xml's comment and the README's install lines instead
@@ -45,10 +45,10 @@ DECLARATIONS = {
 NO_ROSDEP_KEY = {"safetensors", "rosbags-image", "onnx"}  # pip lines in the README
 
 
-def third_party_imports() -> set[str]:
+def third_party_imports(root: Path) -> set[str]:
     """Top-level names of every absolute import under skd_ros/ that is not the stdlib."""
     names = set()
-    for path in (ROOT / "skd_ros").rglob("*.py"):
+    for path in (root / "skd_ros").rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text())):
             if isinstance(node, ast.Import):
                 names |= {alias.name.split(".")[0] for alias in node.names}
@@ -57,9 +57,9 @@ def third_party_imports() -> set[str]:
     return names - set(sys.stdlib_module_names) - {"skd_ros"}
 
 
-def setup_requirements() -> set[str]:
+def setup_requirements(root: Path) -> set[str]:
     """install_requires plus every extra but `test`, read from setup.py without running it."""
-    tree = ast.parse((ROOT / "setup.py").read_text())
+    tree = ast.parse((root / "setup.py").read_text())
     call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and n.keywords)
     keywords = {
         k.arg: ast.literal_eval(k.value)
@@ -71,25 +71,25 @@ def setup_requirements() -> set[str]:
     return set(keywords["install_requires"]) | set(used)
 
 
-def test_every_import_is_known_to_this_test():
-    unknown = third_party_imports() - set(DECLARATIONS)
+def test_every_import_is_known_to_this_test(repo_root):
+    unknown = third_party_imports(repo_root) - set(DECLARATIONS)
     assert not unknown, f"add {sorted(unknown)} to DECLARATIONS, package.xml and setup.py"
 
 
-def test_package_xml_declares_every_imported_rosdep_key():
-    root = ET.parse(ROOT / "package.xml").getroot()
+def test_package_xml_declares_every_imported_rosdep_key(repo_root):
+    root = ET.parse(repo_root / "package.xml").getroot()
     declared = {e.text for e in root.findall("exec_depend")} | {
         e.text for e in root.findall("depend")
     }
-    keys = {DECLARATIONS[name][0] for name in third_party_imports() & set(DECLARATIONS)}
+    keys = {DECLARATIONS[name][0] for name in third_party_imports(repo_root) & set(DECLARATIONS)}
     assert sorted(keys - declared - {None}) == []
-    comment = (ROOT / "package.xml").read_text()
+    comment = (repo_root / "package.xml").read_text()
     assert all(name in comment for name in NO_ROSDEP_KEY)
 
 
-def test_setup_py_declares_every_imported_pip_requirement():
-    requirements = setup_requirements()
-    wanted = {DECLARATIONS[name][1] for name in third_party_imports() & set(DECLARATIONS)}
+def test_setup_py_declares_every_imported_pip_requirement(repo_root):
+    requirements = setup_requirements(repo_root)
+    wanted = {DECLARATIONS[name][1] for name in third_party_imports(repo_root) & set(DECLARATIONS)}
     assert sorted(wanted - requirements - {None}) == []
     assert "rosbags-image" in requirements  # imported as rosbags.image
 
@@ -101,13 +101,14 @@ def test_setup_py_declares_every_imported_pip_requirement():
         ("docs/install.md", "## ROS-native install"),
     ],
 )
-def test_install_pip_lines_name_every_package_without_a_rosdep_key(document, heading):
-    text = (ROOT / document).read_text()
+def test_install_pip_lines_name_every_package_without_a_rosdep_key(document, heading, repo_root):
+    text = (repo_root / document).read_text()
     section = text[text.index(heading) :][:4000]
     assert all(name in section for name in NO_ROSDEP_KEY), section[:1500]
 
 
-def test_pytest_starts_when_ros_launch_testing_plugins_are_on_the_path(tmp_path):
+@pytest.mark.integration  # runs pytest
+def test_pytest_starts_when_ros_launch_testing_plugins_are_on_the_path(tmp_path, repo_root):
     """A sourced ROS 2 puts launch_testing's pytest plugins on the path; under pytest 9 their
     hooks are refused (PluginValidationError) and no test runs unless the project's pytest
     configuration disables them. The plugins here are stand-ins with the same entry-point
@@ -127,7 +128,7 @@ def test_pytest_starts_when_ros_launch_testing_plugins_are_on_the_path(tmp_path)
     (probe / "test_probe.py").write_text("def test_runs():\n    pass\n")
     path = os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")])
     env = {**os.environ, "PYTHONPATH": path}
-    command = [sys.executable, "-m", "pytest", "-c", str(ROOT / "setup.cfg"), "--rootdir"]
+    command = [sys.executable, "-m", "pytest", "-c", str(repo_root / "setup.cfg"), "--rootdir"]
     command += [str(probe), str(probe / "test_probe.py"), "-q"]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0 and "1 passed" in result.stdout, textwrap.shorten(

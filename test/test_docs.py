@@ -1,18 +1,20 @@
 """The documents: the README stays a front door, links resolve, generated tables are current."""
 
 import re
+from pathlib import Path
 
 import pytest
-from ros_support import ROOT
 
 from skd_ros.ros.params import markdown_table
 
-DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+# the documents parametrize a test, so they are listed at import, before any fixture exists
+_ROOT = Path(__file__).resolve().parents[1]
+DOCUMENTS = [_ROOT / "README.md", *sorted((_ROOT / "docs").glob("*.md"))]
 LINK = re.compile(r"\]\(([^)#\s]+)(#[^)]*)?\)")
 
 
-def test_the_readme_is_at_most_300_lines():
-    assert len((ROOT / "README.md").read_text().splitlines()) <= 300
+def test_the_readme_is_at_most_300_lines(repo_root):
+    assert len((repo_root / "README.md").read_text().splitlines()) <= 300
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: p.name)
@@ -23,8 +25,8 @@ def test_every_relative_link_resolves(document):
     assert missing == [], f"{document.name} links to missing files: {missing}"
 
 
-def test_the_node_parameter_table_is_generated_from_the_specs():
-    text = (ROOT / "docs" / "node.md").read_text()
+def test_the_node_parameter_table_is_generated_from_the_specs(repo_root):
+    text = (repo_root / "docs" / "node.md").read_text()
     block = text.split("<!-- parameters: generated", 1)[1].split("<!-- end of parameters -->")[0]
     table = block.split("-->\n", 1)[1].strip()
     assert table == markdown_table(), "regenerate it: python -m skd_ros.tools.docs"

@@ -7,7 +7,6 @@ import onnx
 import onnxruntime as ort
 import pytest
 import torch
-from ros_support import ROOT
 
 from skd_ros.atomic_write import append_line, write_image, write_json
 from skd_ros.export import (
@@ -22,8 +21,6 @@ from skd_ros.inference.model_files import ModelFileError
 from skd_ros.inference.onnx_graph import SST_OPERATORS
 from skd_ros.models import ModelConfig, Sst
 from skd_ros.quantize import quantize_model, synthetic_calibration_pairs
-
-MODELS = ROOT / "resource" / "models"
 
 
 @pytest.fixture(scope="module")
@@ -95,16 +92,21 @@ def test_foreign_or_broken_json_is_refused(tmp_path):
         read_metadata(tmp_path / "c.json")
 
 
-def test_the_operator_allow_list_is_what_our_exports_contain(exported, tmp_path):
+def test_the_operator_allow_list_is_what_our_exports_contain(exported, tmp_path, models_dir):
     """SST_OPERATORS: read from the packaged models and a fresh fp32 export and its INT8 copy."""
     _, paths = exported
     int8 = quantize_model(paths.metadata, synthetic_calibration_pairs(32, 8), out_dir=tmp_path)
-    files = [*MODELS.glob("*.onnx"), paths.onnx, tmp_path / read_metadata(int8)["files"]["onnx"]]
+    files = [
+        *models_dir.glob("*.onnx"),
+        paths.onnx,
+        tmp_path / read_metadata(int8)["files"]["onnx"],
+    ]
     found = {(node.domain, node.op_type) for f in files for node in onnx.load(f).graph.node}
     assert {domain for domain, _ in found} == {""}
     assert {op for _, op in found} == SST_OPERATORS
 
 
+@pytest.mark.integration  # slow: over a second here
 def test_every_writer_replaces_a_link_instead_of_writing_through_it(exported, tmp_path):
     from skd_ros.demo_node import write_sheet
     from skd_ros.training import distributed, loop, pipeline

@@ -264,6 +264,7 @@ def test_a_decompression_bomb_is_refused_before_decoding():
     assert "20000x20000" in str(error.value)
 
 
+@pytest.mark.integration  # decodes in a child process
 def test_a_frame_header_behind_a_stuffed_zero_is_the_one_read():
     # FF 00 is a stuffed zero to libjpeg, not a marker with a length: read as one, it jumped
     # over the real 32768x32768 header onto a fake 64x64 one inside an APP15 segment
@@ -276,6 +277,7 @@ def test_a_frame_header_behind_a_stuffed_zero_is_the_one_read():
     assert "32768x32768" in refusal
 
 
+@pytest.mark.integration  # decodes in a child process
 def test_opencv_itself_refuses_frames_over_the_pixel_limit():
     # the second, independent limit: set for OpenCV when skd_ros is imported (before cv2),
     # it holds even for a decode that bypasses our header checks
@@ -325,6 +327,7 @@ def test_decoded_bytes_are_read_from_the_header(bgr, extension, channels, dtype,
     assert declared(data).decoded_bytes == decoded.nbytes
 
 
+@pytest.mark.integration  # decodes in a child process
 def test_decoded_bytes_not_only_pixels_are_bounded():
     # 8000x8000 is inside the pixel limit, but as 16-bit RGBA it decodes to 512 MB
     # (a 498 kB PNG of zeros: it cost the node 1.4 GB and 5 s)

@@ -10,7 +10,6 @@ import time
 import hostile_models as hostile
 import numpy as np
 import pytest
-from ros_support import ROOT, TARGET_CLIP, model_for_tests, on_target
 
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.inference import pairing
@@ -21,11 +20,6 @@ from skd_ros.inference.peaks import REGION_DTYPE, REGION_FIELDS, find_regions
 from skd_ros.package_files import sha256_of
 from skd_ros.preprocess import prepare_frame
 from skd_ros.visualize import drawing_scale
-
-
-@pytest.fixture(scope="session")
-def model_path(tmp_path_factory):
-    return model_for_tests(tmp_path_factory.mktemp("model"))
 
 
 @pytest.fixture(scope="module")
@@ -146,7 +140,8 @@ def test_a_graph_no_sst_export_can_be_is_refused_naming_the_file(tmp_path, build
     assert str(json_path.with_suffix(".onnx")) in str(error.value)
 
 
-def test_a_model_that_would_hang_the_loader_is_refused_at_once(tmp_path):
+@pytest.mark.integration  # loads in a child process
+def test_a_model_that_would_hang_the_loader_is_refused_at_once(tmp_path, repo_root):
     loop = hostile.hostile_folder(tmp_path / "loop", hostile.endless_loop())
     pagemap = hostile.write_model_folder(tmp_path / "pagemap", None)  # a link to an endless file
     pagemap.with_suffix(".onnx").symlink_to("/proc/self/pagemap")
@@ -161,7 +156,7 @@ for model in {[str(loop), str(pagemap), str(tmp_path / "proc.json")]!r}:
         print("REFUSED", error)
 """
     result = subprocess.run(  # without the checks: a 10**12-step Loop, an endless read
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=120
     )
     lines = result.stdout.splitlines()
     assert len(lines) == 3 and all(line.startswith("REFUSED") for line in lines), result
@@ -299,7 +294,8 @@ def test_cuda_engine_replays_a_graph_that_matches_eager_and_the_cpu(model_path):
     assert not np.allclose(maps[0], maps[1])
 
 
-def test_runtime_path_never_imports_torch(model_path):
+@pytest.mark.integration  # imports in a child process
+def test_runtime_path_never_imports_torch(model_path, repo_root):
     code = f"""
 import sys
 import numpy as np
@@ -316,7 +312,7 @@ heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("torch", "safetenso
 print("HEAVY", heavy)
 """
     result = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-c", code], cwd=repo_root, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stderr
     assert "HEAVY []" in result.stdout, result.stdout
@@ -444,8 +440,8 @@ def test_bad_peak_options_are_refused(kwargs):
         find_regions(np.zeros((8, 8), np.float32), (8, 8), **kwargs)
 
 
-def test_peaks_of_the_real_model_fall_on_the_synthetic_targets(engine):
-    spec = ClipSpec(*TARGET_CLIP, 12, 640, 360)
+def test_peaks_of_the_real_model_fall_on_the_synthetic_targets(engine, on_target, target_clip):
+    spec = ClipSpec(*target_clip, 12, 640, 360)
     stream = SaliencyStream(engine)
     hits = 0
     for frame in generate_clip(spec):

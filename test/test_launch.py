@@ -14,15 +14,18 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from ros_support import ROOT, RosProcess, colcon_build, local_ros_environment, new_domain
 
-LAUNCH_FILE = ROOT / "launch" / "saliency.launch.py"
 REQUIRED_ARGUMENTS = {"camera_topic", "namespace", "params_file", "model", "backend"}
 REQUIRED_ARGUMENTS |= {"use_sim_time", "device", "image_transport"}
 
 
-def _arguments_table() -> dict:
-    tree = ast.parse(LAUNCH_FILE.read_text())
+@pytest.fixture(scope="module")
+def launch_file(repo_root) -> Path:
+    return repo_root / "launch" / "saliency.launch.py"
+
+
+def _arguments_table(launch_file: Path) -> dict:
+    tree = ast.parse(launch_file.read_text())
     for node in tree.body:
         if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "ARGUMENTS":
             pairs = zip(node.value.keys, node.value.values, strict=True)
@@ -30,28 +33,31 @@ def _arguments_table() -> dict:
     raise AssertionError("ARGUMENTS table not found")
 
 
-def test_launch_file_compiles_and_declares_the_documented_arguments():
-    source = LAUNCH_FILE.read_text()
-    compile(source, str(LAUNCH_FILE), "exec")
+def test_launch_file_compiles_and_declares_the_documented_arguments(launch_file, repo_root):
+    source = launch_file.read_text()
+    compile(source, str(launch_file), "exec")
     assert "def generate_launch_description" in source
-    assert set(_arguments_table()) >= REQUIRED_ARGUMENTS
+    assert set(_arguments_table(launch_file)) >= REQUIRED_ARGUMENTS
     assert 'executable="saliency_node"' in source and 'package="skd_ros"' in source
-    assert '"config", "saliency.yaml"' in source and (ROOT / "config" / "saliency.yaml").is_file()
+    assert (
+        '"config", "saliency.yaml"' in source and (repo_root / "config" / "saliency.yaml").is_file()
+    )
 
 
-def test_the_old_argument_name_input_type_is_kept_as_deprecated():
-    description = ast.literal_eval(_arguments_table()["input_type"])[1]
+def test_the_old_argument_name_input_type_is_kept_as_deprecated(launch_file):
+    description = ast.literal_eval(_arguments_table(launch_file)["input_type"])[1]
     assert "deprecated" in description and "image_transport" in description
 
 
 @pytest.fixture(scope="module")
-def installed(tmp_path_factory) -> Path:
+def installed(request) -> Path:
+    """The colcon install (conftest.py), built only where launch_ros can be imported."""
     pytest.importorskip(
         "launch_ros",
         reason="launch_ros is not installable from PyPI (no wheels are published); without a ROS 2 "
         "installation the launch file is only checked statically",
     )
-    install = colcon_build(tmp_path_factory.mktemp("launch_ws"))
+    install = request.getfixturevalue("colcon_install")
     assert (install / "lib" / "skd_ros" / "saliency_node").exists()
     return install
 
@@ -88,21 +94,22 @@ def _use_the_install(installed: Path, monkeypatch) -> None:
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), os.environ.get("PYTHONPATH", "")]))
 
 
-def test_two_cameras_launch_with_their_own_namespaces(installed, tmp_path, monkeypatch):
+def test_two_cameras_launch_with_their_own_namespaces(
+    installed, tmp_path, monkeypatch, fresh_domain, local_ros_environment, ros_process
+):
     from skd_ros.tools.probe import SaliencyProbe, bgr8_message
 
-    domain = new_domain()
     _use_the_install(installed, monkeypatch)
     script = tmp_path / "launcher.py"
     script.write_text(LAUNCHER)
     launch_file = installed / "share" / "skd_ros" / "launch" / "saliency.launch.py"
     command = [sys.executable, str(script), str(launch_file)]
-    process = RosProcess("", [], domain, tmp_path / "launch.log", command=command)
+    process = ros_process("", [], fresh_domain, tmp_path / "launch.log", command=command)
     try:
         frame = np.zeros((120, 160, 3), np.uint8)
         for name in ("front", "down"):
             with (
-                local_ros_environment(domain),
+                local_ros_environment(fresh_domain),
                 SaliencyProbe(namespace=f"/{name}", image_topic=f"/{name}/image_raw") as probe,
             ):
                 assert probe.wait_for_node(30.0), process.output()
@@ -139,7 +146,7 @@ REFUSING_LAUNCHER = textwrap.dedent(
     ],
 )
 def test_a_bad_launch_argument_stops_the_launch_naming_it(
-    installed, tmp_path, monkeypatch, argument, says
+    installed, tmp_path, monkeypatch, argument, says, fresh_domain, ros_process
 ):
     """launch_ros only warns about a missing params file and runs the node on defaults."""
     _use_the_install(installed, monkeypatch)
@@ -147,7 +154,7 @@ def test_a_bad_launch_argument_stops_the_launch_naming_it(
     script.write_text(REFUSING_LAUNCHER)
     launch_file = installed / "share" / "skd_ros" / "launch" / "saliency.launch.py"
     command = [sys.executable, str(script), str(launch_file), argument]
-    process = RosProcess("", [], new_domain(), tmp_path / "launch.log", command=command)
+    process = ros_process("", [], fresh_domain, tmp_path / "launch.log", command=command)
     try:
         code = process.wait(60.0)
     finally:

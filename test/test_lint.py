@@ -6,7 +6,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from ros_support import ROOT
+
+pytestmark = pytest.mark.integration  # ruff and mypy run as commands, mypy for a while
 
 
 def _tool(name: str) -> str:
@@ -18,22 +19,22 @@ def _tool(name: str) -> str:
 
 
 @pytest.mark.parametrize("check", [["check"], ["format", "--check"]], ids=["check", "format"])
-def test_ruff(check):
+def test_ruff(check, repo_root):
     result = subprocess.run(
         [_tool("ruff"), *check, "skd_ros", "test", "launch"],
-        cwd=ROOT,
+        cwd=repo_root,
         capture_output=True,
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
-def test_the_core_type_checks():
+def test_the_core_type_checks(repo_root):
     """mypy on the library-like modules (setup.cfg [mypy] names them)."""
     _tool("mypy")
     result = subprocess.run(
         [sys.executable, "-m", "mypy", "--config-file", "setup.cfg"],
-        cwd=ROOT,
+        cwd=repo_root,
         capture_output=True,
         text=True,
     )

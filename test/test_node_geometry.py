@@ -10,13 +10,6 @@ import threading
 import cv2
 import numpy as np
 import pytest
-from ros_support import (
-    TARGET_CLIP,
-    local_ros_environment,
-    new_domain,
-    running_node,
-    wait_until,
-)
 
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 
@@ -39,20 +32,15 @@ DEPTH_M = 3.0
 
 
 @pytest.fixture(scope="module")
-def clip():
-    return list(generate_clip(ClipSpec(*TARGET_CLIP, 16, WIDTH, HEIGHT)))
+def clip(target_clip):
+    return list(generate_clip(ClipSpec(*target_clip, 16, WIDTH, HEIGHT)))
 
 
 @pytest.fixture(scope="module")
-def domain():
-    return new_domain()
-
-
-@pytest.fixture(scope="module")
-def node(tmp_path_factory, domain):
+def node_extra_args():
+    """The shared `node` (conftest.py) draws markers at DEPTH_M and warns without a pause."""
     extra = ["-p", "markers.enabled:=true", "-p", f"markers.depth_m:={DEPTH_M}"]
-    with running_node(tmp_path_factory, domain, *extra, "-p", "warn_throttle_s:=0.0") as process:
-        yield process
+    return (*extra, "-p", "warn_throttle_s:=0.0")
 
 
 class Outputs:
@@ -76,13 +64,14 @@ class Outputs:
         for topic, msg_type in topics.items():
             self.by_topic[topic] = {}
             node.create_subscription(msg_type, topic, self._keeper(topic), reliable)
-        assert wait_until(
-            lambda: (
-                all(node.count_publishers(t) for t in topics)
-                and self.info_publisher.get_subscription_count() > 0
-            ),
-            10.0,
-        ), "the node does not publish or subscribe the camera topics"
+        self.node = node
+
+    def connected(self) -> bool:
+        """Whether the node publishes every topic kept here and subscribes our camera_info."""
+        return (
+            all(self.node.count_publishers(t) for t in self.by_topic)
+            and self.info_publisher.get_subscription_count() > 0
+        )
 
     def _keeper(self, topic: str):
         def keep(msg) -> None:
@@ -108,15 +97,19 @@ class Outputs:
 
 
 @pytest.fixture(scope="module")
-def probe(node, domain):
+def probe(node, domain, local_ros_environment):
     with local_ros_environment(domain), SaliencyProbe() as client:
         assert client.wait_for_node(20.0), node.output()
         yield client
 
 
 @pytest.fixture(scope="module")
-def outputs(probe):
-    return Outputs(probe)
+def outputs(probe, wait_until):
+    outputs = Outputs(probe)
+    assert wait_until(outputs.connected, 10.0), (
+        "the node does not publish or subscribe the camera topics"
+    )
+    return outputs
 
 
 def _send(probe, frame, stamp: int):

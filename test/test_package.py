@@ -7,23 +7,17 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
-from ros_support import ROOT, colcon_build
 
 
-def test_package_xml_is_format_3_ament_python_with_ros_dependencies():
-    root = ET.parse(ROOT / "package.xml").getroot()
+def test_package_xml_is_format_3_ament_python_with_ros_dependencies(repo_root):
+    root = ET.parse(repo_root / "package.xml").getroot()
     assert root.get("format") == "3"
     assert root.findtext("name") == "skd_ros"
     assert root.find("export/build_type").text == "ament_python"
     depends = {e.text for e in root.findall("exec_depend")}
     required = {"rclpy", "sensor_msgs", "std_msgs", "geometry_msgs", "visualization_msgs"}
     assert required | {"diagnostic_msgs", "launch", "launch_ros"} <= depends
-    assert (ROOT / "resource" / "skd_ros").is_file()
-
-
-@pytest.fixture(scope="module")
-def colcon_install(tmp_path_factory) -> Path:
-    return colcon_build(tmp_path_factory.mktemp("ws"))
+    assert (repo_root / "resource" / "skd_ros").is_file()
 
 
 @pytest.mark.parametrize(
@@ -34,6 +28,7 @@ def test_colcon_installs_executables_where_ros2_run_looks(colcon_install, execut
     assert path.is_file() and os.access(path, os.X_OK)
 
 
+@pytest.mark.integration  # starts each executable
 @pytest.mark.parametrize(
     "executable", ["demo_node", "saliency_node", "replay", "measure_node", "train"]
 )
@@ -47,6 +42,7 @@ def test_every_executable_answers_help_without_starting(executable):
     assert result.returncode == 0 and "usage:" in result.stdout, result.stdout + result.stderr
 
 
+@pytest.mark.integration  # starts each tool
 @pytest.mark.parametrize(
     ("command", "says"),
     [
@@ -58,11 +54,11 @@ def test_every_executable_answers_help_without_starting(executable):
         (["-m", "skd_ros.tools.paced_reference", "--frames", "-1"], "--frames: -1 must be"),
     ],
 )
-def test_measuring_tools_refuse_bad_numbers_by_name(command, says):
+def test_measuring_tools_refuse_bad_numbers_by_name(command, says, repo_root):
     executable = sys.executable if command[0] == "-m" else Path(sys.executable).parent / command[0]
     arguments = command if command[0] == "-m" else command[1:]
     result = subprocess.run(
-        [str(executable), *arguments], capture_output=True, text=True, timeout=60, cwd=ROOT
+        [str(executable), *arguments], capture_output=True, text=True, timeout=60, cwd=repo_root
     )
     assert result.returncode == 2 and says in result.stderr, result.stderr[-2000:]
 
@@ -95,10 +91,10 @@ def test_installed_package_builds_the_three_networks(colcon_install):
     assert "'Sst': 298089" in result.stdout
 
 
-def test_repository_root_holds_only_the_package_layout():
+def test_repository_root_holds_only_the_package_layout(repo_root):
     listing = subprocess.run(
         ["git", "ls-files", "-co", "--exclude-standard"],
-        cwd=ROOT,
+        cwd=repo_root,
         check=True,
         capture_output=True,
         text=True,

@@ -7,13 +7,10 @@ from pathlib import Path
 import hostile_models as hostile
 import numpy as np
 import pytest
-from ros_support import ROOT
 
 from skd_ros.inference.engine import SaliencyEngine
 from skd_ros.quantize import quantize_model, synthetic_calibration_pairs
 from skd_ros.training import cli
-
-MODELS = ROOT / "resource" / "models"
 
 
 @pytest.fixture(scope="module")
@@ -35,8 +32,8 @@ def test_calibration_pairs_are_consecutive_model_inputs_of_every_category():
     np.testing.assert_array_equal(pairs[0][1], pairs[1][0])  # frame i+1's previous is frame i
 
 
-def test_quantized_model_is_smaller_loads_and_agrees_with_fp32(tmp_path, pairs):
-    for path in MODELS.glob("sst_demo.*"):
+def test_quantized_model_is_smaller_loads_and_agrees_with_fp32(tmp_path, pairs, models_dir):
+    for path in models_dir.glob("sst_demo.*"):
         shutil.copy(path, tmp_path)
     int8_json = quantize_model(tmp_path / "sst_demo.json", pairs[:16], info={"note": "test"})
     metadata = json.loads(int8_json.read_text())
@@ -51,20 +48,22 @@ def test_quantized_model_is_smaller_loads_and_agrees_with_fp32(tmp_path, pairs):
     np.testing.assert_allclose(_maps(torch_int8, pairs[16:]), fp32, atol=1e-4)
 
 
-def test_packaged_int8_model_is_the_default_and_recorded_its_accuracy(pairs):
+def test_packaged_int8_model_is_the_default_and_recorded_its_accuracy(pairs, models_dir):
     engine = SaliencyEngine()
     assert engine.description.path.name == "sst_demo_int8.json"
     record = engine.description.metadata["quantization"]
     assert record["nss_drop"] <= 0.01 and record["nss_int8"] > 3.0
-    fp32 = _maps(SaliencyEngine(MODELS / "sst_demo.json"), pairs)
+    fp32 = _maps(SaliencyEngine(models_dir / "sst_demo.json"), pairs)
     assert np.corrcoef(_maps(engine, pairs).ravel(), fp32.ravel())[0, 1] > 0.98
 
 
-def test_quantize_replaces_links_at_its_outputs_instead_of_writing_through_them(tmp_path, pairs):
+def test_quantize_replaces_links_at_its_outputs_instead_of_writing_through_them(
+    tmp_path, pairs, models_dir
+):
     folder, elsewhere = tmp_path / "model", tmp_path / "elsewhere"
     folder.mkdir()
     elsewhere.mkdir()
-    for path in MODELS.glob("sst_demo.*"):
+    for path in models_dir.glob("sst_demo.*"):
         shutil.copy(path, folder)
     for name in ("sst_demo_int8.onnx", "sst_demo_int8.json"):
         (elsewhere / name).write_text("not ours to replace")

@@ -11,15 +11,6 @@ import sys
 
 import numpy as np
 import pytest
-from ros_support import (
-    TARGET_CLIP,
-    RosProcess,
-    fastdds_segments,
-    new_domain,
-    on_target,
-    running_node,
-    wait_until,
-)
 
 from skd_ros.data.bag_repair import reindex
 from skd_ros.data.bags import bag_videos, image_message, write_image_bag
@@ -37,8 +28,8 @@ BAG_TOPIC = "/camera/image_raw"
 
 
 @pytest.fixture(scope="module")
-def clip():
-    return list(generate_clip(ClipSpec(*TARGET_CLIP, FRAMES, 640, 360)))
+def clip(target_clip):
+    return list(generate_clip(ClipSpec(*target_clip, FRAMES, 640, 360)))
 
 
 def _stamps():
@@ -53,24 +44,19 @@ def write_bag(path, clip, storage):
     return write_image_bag(path, items, topic=BAG_TOPIC, storage=storage, stamps=stamps)
 
 
-@pytest.fixture(scope="module")
-def domain():
-    return new_domain()
+@pytest.fixture
+def run_replay(ros_process):
+    """`run_replay(args, domain, log)`: exit code and output of a replay run to its end."""
 
+    def run(args, domain, log, timeout_s=90.0):
+        process = ros_process("skd_ros.tools.replay", args, domain, log)
+        try:
+            code = process.wait(timeout_s)
+        finally:
+            process.stop()
+        return code, process.output()
 
-@pytest.fixture(scope="module")
-def node(tmp_path_factory, domain):
-    with running_node(tmp_path_factory, domain) as process:
-        yield process
-
-
-def run_replay(args, domain, log, timeout_s=90.0):
-    process = RosProcess("skd_ros.tools.replay", args, domain, log)
-    try:
-        code = process.wait(timeout_s)
-    finally:
-        process.stop()
-    return code, process.output()
+    return run
 
 
 def read_outputs(bag):
@@ -91,7 +77,7 @@ def stamp(msg):
 
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
 def test_every_frame_of_a_bag_gets_its_map_and_a_malformed_one_is_skipped(
-    node, domain, clip, tmp_path, storage
+    node, domain, clip, tmp_path, storage, on_target, run_replay
 ):
     bag = write_bag(tmp_path / "input", clip, storage)
     out = tmp_path / "outputs"
@@ -125,7 +111,9 @@ def test_every_frame_of_a_bag_gets_its_map_and_a_malformed_one_is_skipped(
     assert rejected and max(rejected) >= 1
 
 
-def test_replay_at_the_recorded_rate_takes_the_recorded_time(node, domain, clip, tmp_path):
+def test_replay_at_the_recorded_rate_takes_the_recorded_time(
+    node, domain, clip, tmp_path, run_replay
+):
     bag = write_bag(tmp_path / "input", clip, "sqlite3")
     args = [str(bag), "--publish-as", "/cam/image_raw", "--rate", "1.0", "--linger", "0.2"]
     args += ["--record", str(tmp_path / "out"), "--wait", "20"]
@@ -139,14 +127,18 @@ def test_replay_at_the_recorded_rate_takes_the_recorded_time(node, domain, clip,
     assert len(recorded.get("/cam/image_raw", [])) >= 10, output  # subscribed best effort
 
 
-def test_replay_names_the_topics_when_the_requested_one_is_missing(domain, clip, tmp_path):
+def test_replay_names_the_topics_when_the_requested_one_is_missing(
+    domain, clip, tmp_path, run_replay
+):
     bag = write_bag(tmp_path / "input", clip[:2], "mcap")
     code, output = run_replay([str(bag), "--topic", "/nope", "--wait", "1"], domain, tmp_path / "l")
     assert code == 1
     assert "/nope" in output and BAG_TOPIC in output
 
 
-def test_replay_refuses_odd_pacing_and_unreadable_bags_in_one_line(domain, clip, tmp_path):
+def test_replay_refuses_odd_pacing_and_unreadable_bags_in_one_line(
+    domain, clip, tmp_path, run_replay
+):
     bag = write_bag(tmp_path / "input", clip[:2], "sqlite3")
     for extra, says in (
         (["--rate", "1e-300"], "--rate must be a speed factor"),
@@ -187,14 +179,16 @@ def read_both_ways(bag, topic):
 
 
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
-def test_a_killed_recording_is_readable_after_reindex(node, domain, clip, tmp_path, storage):
+def test_a_killed_recording_is_readable_after_reindex(
+    node, domain, clip, tmp_path, storage, ros_process, run_replay, wait_until
+):
     """SIGKILL mid-recording: no metadata.yaml (and, for MCAP, no footer); `replay --reindex`
     makes it readable by rosbags and by skd_ros.data.bags, with every map saved before."""
     bag = write_bag(tmp_path / "input", clip, storage)
     out = tmp_path / "outputs"
     args = [str(bag), "--publish-as", "/cam/image_raw", "--rate", "0.05", "--wait", "20"]
     args += ["--record", str(out), "--storage", storage, "--record-topics", "saliency"]
-    replay = RosProcess(
+    replay = ros_process(
         "skd_ros.tools.replay", [*args, "--ros-args", "-r", "__ns:=/cam"], domain, tmp_path / "log"
     )
     try:  # 13 frames over 8 s: killed while recording, once 3 maps are on disk
@@ -250,7 +244,7 @@ IGNORE_SIGXFSZ = (
 
 @pytest.mark.parametrize("storage", ["sqlite3", "mcap"])
 def test_a_full_disk_stops_the_recording_at_once_and_keeps_it_readable(
-    node, domain, tmp_path, storage
+    node, domain, tmp_path, storage, fastdds_segments, ros_process, wait_until
 ):
     """Writes fail with EFBIG past a file size limit (RLIMIT_FSIZE, set once the replay's
     shared-memory segment exists): replay stops at the first failed write, names the path,
@@ -262,7 +256,7 @@ def test_a_full_disk_stops_the_recording_at_once_and_keeps_it_readable(
     args += ["--record", str(out), "--storage", storage, "--record-topics", "image_raw"]
     args += ["saliency", "--ros-args", "-r", "__ns:=/cam"]
     command = [sys.executable, "-c", IGNORE_SIGXFSZ, *args]
-    replay = RosProcess("", [], domain, tmp_path / "log", command=command)
+    replay = ros_process("", [], domain, tmp_path / "log", command=command)
     try:  # 50 frames of 173 kB, 5 s: the limit is reached after about 17
         assert wait_until(lambda: fastdds_segments(replay.process.pid), 20.0), replay.output()
         limit = (FILE_SIZE_LIMIT, FILE_SIZE_LIMIT)
@@ -284,11 +278,13 @@ def test_a_full_disk_stops_the_recording_at_once_and_keeps_it_readable(
     assert frames_read == len(outputs["/cam/image_raw"])
 
 
-def test_sigterm_while_waiting_cleans_up_like_ctrl_c(clip, tmp_path):
+def test_sigterm_while_waiting_cleans_up_like_ctrl_c(
+    clip, tmp_path, fastdds_segments, fresh_domain, ros_process, wait_until
+):
     """A process manager's SIGTERM: no ghost publisher left, no segment left in /dev/shm."""
     bag = write_bag(tmp_path / "input", clip[:2], "sqlite3")
-    replay = RosProcess(
-        "skd_ros.tools.replay", [str(bag), "--wait", "60"], new_domain(), tmp_path / "log"
+    replay = ros_process(
+        "skd_ros.tools.replay", [str(bag), "--wait", "60"], fresh_domain, tmp_path / "log"
     )
     try:  # no node listens: it waits for one
         assert wait_until(lambda: fastdds_segments(replay.process.pid), 20.0), replay.output()

@@ -6,11 +6,11 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import yaml
-from ros_support import ROOT, SEGMENT, local_ros_environment, new_domain
 
 from skd_ros.inference.peaks import REGION_DTYPE, find_regions
 from skd_ros.ros import hints, params
@@ -33,7 +33,10 @@ Header = pytest.importorskip("std_msgs.msg").Header
 PointField = pytest.importorskip("sensor_msgs.msg").PointField
 pytestmark = pytest.mark.ros  # also run on ROS 2 Jazzy (setup.cfg)
 
-CONFIG = ROOT / "config" / "saliency.yaml"
+
+@pytest.fixture(scope="module")
+def config_file(repo_root):
+    return repo_root / "config" / "saliency.yaml"
 
 
 def _flatten(tree: dict, prefix: str = "") -> dict:
@@ -49,8 +52,8 @@ def _flatten(tree: dict, prefix: str = "") -> dict:
 # ------------------------------------------------------------------ parameters
 
 
-def test_config_file_holds_every_parameter_with_its_default():
-    tree = yaml.safe_load(CONFIG.read_text())
+def test_config_file_holds_every_parameter_with_its_default(config_file):
+    tree = yaml.safe_load(config_file.read_text())
     values = _flatten(tree["/**"]["ros__parameters"])
     assert set(values) == set(params.BY_NAME) - set(params.RENAMED)  # not the deprecated names
     for name, value in values.items():
@@ -58,8 +61,8 @@ def test_config_file_holds_every_parameter_with_its_default():
         assert value == default and type(value) is type(default), name
 
 
-def test_every_parameter_in_the_config_file_has_a_comment():
-    lines = CONFIG.read_text().splitlines()
+def test_every_parameter_in_the_config_file_has_a_comment(config_file):
+    lines = config_file.read_text().splitlines()
     for index, line in enumerate(lines):
         match = re.match(r"\s+(\w+): \S", line)
         if match and match.group(1) != "ros__parameters":
@@ -120,13 +123,15 @@ def test_the_old_name_input_type_is_refused_only_as_image_transport_would_be():
         ({"input_type": "compressed", "image_transport": "raw"}, "raw"),  # the new name wins
     ],
 )
-def test_a_start_up_value_under_the_old_name_is_used_for_the_new_one(given, expected):
+def test_a_start_up_value_under_the_old_name_is_used_for_the_new_one(
+    given, expected, fresh_domain, local_ros_environment
+):
     rclpy = pytest.importorskip("rclpy")
     from rclpy.parameter import Parameter
 
     from skd_ros.ros.node import SaliencyNode
 
-    with local_ros_environment(new_domain()):
+    with local_ros_environment(fresh_domain):
         context = rclpy.Context()
         rclpy.init(args=[], context=context)
         try:
@@ -194,11 +199,11 @@ def test_regions_travel_in_a_pointcloud2_and_come_back_unchanged():
         ("README.md", "from skd_ros.ros.messages import regions_from_cloud"),
     ],
 )
-def test_regions_read_back_as_the_documents_show(document, start):
+def test_regions_read_back_as_the_documents_show(document, start, repo_root):
     regions = np.zeros(3, REGION_DTYPE)
     regions["id"], regions["score"], regions["bearing_z"] = (4, 5, 6), (0.9, 0.5, 0.2), 1.0
     msg = messages.regions_cloud(Header(), regions)
-    text = (ROOT / document).read_text()
+    text = (repo_root / document).read_text()
     snippet = text[text.index(start) :]
     snippet = snippet[: snippet.index("```")]
     scope = {"msg": msg}
@@ -526,11 +531,13 @@ rclpy.shutdown()
 """
 
 
-def _profile_check(env: dict[str, str]) -> tuple[int, dict[str, int]]:
+def _profile_check(
+    env: dict[str, str], root: Path, segment_name: re.Pattern[str]
+) -> tuple[int, dict[str, int]]:
     result = subprocess.run(
         [sys.executable, "-c", PROFILE_CHECK],
         env=env,
-        cwd=ROOT,
+        cwd=root,
         capture_output=True,
         text=True,
         timeout=60,
@@ -538,19 +545,22 @@ def _profile_check(env: dict[str, str]) -> tuple[int, dict[str, int]]:
     assert result.returncode == 0, result.stderr
     assert "deprecated" not in result.stderr, result.stderr  # Kilted, given Jazzy's variable
     report = json.loads(result.stdout.splitlines()[-1])
-    segments = {name: size for name, size in report["segments"].items() if SEGMENT.fullmatch(name)}
+    segments = {
+        name: size for name, size in report["segments"].items() if segment_name.fullmatch(name)
+    }
     return report["generation"], segments
 
 
-def test_the_local_environment_puts_this_ros_on_the_32_mb_profile():
+@pytest.mark.integration  # starts rclpy in child processes
+def test_the_local_environment_puts_this_ros_on_the_32_mb_profile(fastdds_segment_name, repo_root):
     """The environment set FASTDDS_DEFAULT_PROFILES_FILE only: on Jazzy (Fast DDS 2) the
     profile was never loaded, and most 640x360 frames between processes were lost."""
-    generation, segments = _profile_check(local_ros_env())
+    generation, segments = _profile_check(local_ros_env(), repo_root, fastdds_segment_name)
     assert generation == installed_fastdds_generation()  # found without loading it: the same
     assert segments and all(name.startswith(SEGMENT_PREFIXES[generation]) for name in segments)
     assert max(segments.values()) >= 32 << 20, segments  # the profile's segment_size
     if generation == 2:  # the variable Kilted reads is ignored: Fast DDS's default 0.5 MB
         without = local_ros_env()
         without[PROFILE_VARIABLES[3]] = without.pop(PROFILE_VARIABLES[2])
-        _, segments = _profile_check(without)
+        _, segments = _profile_check(without, repo_root, fastdds_segment_name)
         assert max(segments.values()) < 32 << 20, segments

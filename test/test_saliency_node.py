@@ -14,16 +14,6 @@ import cv2
 import hostile_images
 import numpy as np
 import pytest
-from ros_support import (
-    TARGET_CLIP,
-    RosProcess,
-    local_ros_environment,
-    model_for_tests,
-    new_domain,
-    node_args,
-    on_target,
-    wait_until,
-)
 
 from skd_ros.data.synthetic import ClipSpec, generate_clip
 from skd_ros.ros.environment import PROFILE_VARIABLES
@@ -38,39 +28,22 @@ SaliencyProbe, bgr8_message, set_stamp = (
     probe_module.set_stamp,
 )
 
-START_TIMEOUT_S = 30.0
 SECOND = 1_000_000_000
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    return model_for_tests(tmp_path_factory.mktemp("model"))
+def node_extra_args():
+    """The shared `node` (conftest.py) hints at QoS after 1 s and warns without a pause."""
+    return ("-p", "qos_hint_after_s:=1.0", "-p", "warn_throttle_s:=0.0")
 
 
 @pytest.fixture(scope="module")
-def clip():
-    return list(generate_clip(ClipSpec(*TARGET_CLIP, 12, 640, 360)))
+def clip(target_clip):
+    return list(generate_clip(ClipSpec(*target_clip, 12, 640, 360)))
 
 
 @pytest.fixture(scope="module")
-def domain():
-    return new_domain()
-
-
-@pytest.fixture(scope="module")
-def node(model_path, domain, tmp_path_factory):
-    log = tmp_path_factory.mktemp("node") / "node.log"
-    extra = ["-p", "qos_hint_after_s:=1.0", "-p", "warn_throttle_s:=0.0"]
-    process = RosProcess("skd_ros.ros.node", node_args(model_path, *extra), domain, log)
-    try:
-        assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
-        yield process
-    finally:
-        process.stop()
-
-
-@pytest.fixture(scope="module")
-def probe(node, domain):
+def probe(node, domain, local_ros_environment):
     with local_ros_environment(domain), SaliencyProbe() as client:
         assert client.wait_for_node(20.0), "the node never matched the test client"
         yield client
@@ -104,7 +77,9 @@ def raw_image(encoding, pixels, height, width, stamp, step=None):
     return msg
 
 
-def test_every_frame_gets_a_map_with_its_header_and_peaks_on_the_targets(probe, clip, stamps):
+def test_every_frame_gets_a_map_with_its_header_and_peaks_on_the_targets(
+    probe, clip, stamps, on_target
+):
     hits = 0
     for frame in clip:
         msg = bgr8_message(frame.image, stamps(), frame_id="drone_camera")
@@ -252,7 +227,7 @@ def test_deactivate_stops_processing_and_frees_the_cpu_then_activate_resumes(
 LIFECYCLE_REQUESTS = 40
 
 
-def test_many_lifecycle_requests_at_once_are_all_answered(node, probe):
+def test_many_lifecycle_requests_at_once_are_all_answered(node, probe, wait_until):
     """A burst of requests from many callers (rcl's lifecycle services kept the last 10 and
     dropped the others: their callers waited for ever); transitions are still published."""
     from lifecycle_msgs.msg import TransitionEvent
@@ -293,7 +268,7 @@ def test_many_lifecycle_requests_at_once_are_all_answered(node, probe):
 
 
 def test_compressed_input_after_reactivation_and_corrupt_or_hostile_jpeg_is_skipped(
-    node, probe, clip, stamps
+    node, probe, clip, stamps, wait_until
 ):
     (result,) = probe.set_parameters({"image_transport": "compressed"})
     assert result.successful
@@ -329,7 +304,7 @@ def test_compressed_input_after_reactivation_and_corrupt_or_hostile_jpeg_is_skip
 
 
 def test_the_old_parameter_name_input_type_still_works_with_a_deprecation_warning(
-    node, probe, clip, stamps
+    node, probe, clip, stamps, wait_until
 ):
     (result,) = probe.set_parameters({"input_type": "compressed"})
     assert result.successful
@@ -385,7 +360,7 @@ def test_outputs_are_volatile_so_a_late_subscriber_gets_no_stale_map(probe):
         assert info.qos_profile.reliability == rclpy.qos.ReliabilityPolicy.RELIABLE, topic
 
 
-def test_node_exits_cleanly_on_sigint_while_frames_flow(node, probe, clip, stamps):
+def test_node_exits_cleanly_on_sigint_while_frames_flow(node, probe, clip, stamps, wait_until):
     assert node.alive()
     flowing = threading.Event()
 

@@ -15,16 +15,6 @@ import time
 import hostile_models as hostile
 import numpy as np
 import pytest
-from ros_support import (
-    TARGET_CLIP,
-    RosProcess,
-    fastdds_segments,
-    local_ros_environment,
-    model_for_tests,
-    new_domain,
-    node_args,
-    wait_until,
-)
 
 from skd_ros.data.bags import write_image_bag
 from skd_ros.data.synthetic import ClipSpec, generate_clip
@@ -45,26 +35,18 @@ SECOND = 1_000_000_000
 
 
 @pytest.fixture(scope="module")
-def model_path(tmp_path_factory):
-    return model_for_tests(tmp_path_factory.mktemp("model"))
-
-
-@pytest.fixture(scope="module")
-def clip():
-    return list(generate_clip(ClipSpec(*TARGET_CLIP, 12, 640, 360)))
-
-
-@pytest.fixture(scope="module")
-def domain():
-    return new_domain()
+def clip(target_clip):
+    return list(generate_clip(ClipSpec(*target_clip, 12, 640, 360)))
 
 
 @pytest.mark.parametrize("signals", [["SIGINT"], ["SIGTERM"], ["SIGINT", "SIGINT"]])
-def test_a_stopped_node_deletes_its_shared_memory(tmp_path, model_path, signals):
+def test_a_stopped_node_deletes_its_shared_memory(
+    tmp_path, model_path, signals, fastdds_segments, fresh_domain, node_args, ros_process
+):
     """Alone in its domain, the node maps only its own segments; each one left behind would
     be 34 MB of RAM in /dev/shm until reboot (every activated node left them, once). Two
     SIGINTs a moment apart are a Ctrl-C under `ros2 launch` (the terminal's and launch's)."""
-    process = RosProcess("skd_ros.ros.node", node_args(model_path), new_domain(), tmp_path / "log")
+    process = ros_process("skd_ros.ros.node", node_args(model_path), fresh_domain, tmp_path / "log")
     try:
         assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
         mapped = fastdds_segments(process.process.pid)
@@ -79,19 +61,25 @@ def test_a_stopped_node_deletes_its_shared_memory(tmp_path, model_path, signals)
     assert not [name for name in mapped if (SHARED_MEMORY / name).exists()]
 
 
-def _start_up_result(args: list[str], domain: int, tmp_path) -> tuple[int | None, str]:
-    """Exit code and output of a node process expected to stop during start-up."""
-    process = RosProcess("skd_ros.ros.node", args, domain, tmp_path / "log")
-    try:
-        code = process.wait(START_TIMEOUT_S)
-    finally:
-        process.stop()
-    return code, process.output()
+@pytest.fixture
+def start_up_result(ros_process, domain, tmp_path):
+    """`start_up_result(args)`: exit code and output of a node process (in the module's
+    domain) expected to stop during start-up."""
+
+    def result(args: list[str]) -> tuple[int | None, str]:
+        process = ros_process("skd_ros.ros.node", args, domain, tmp_path / "log")
+        try:
+            code = process.wait(START_TIMEOUT_S)
+        finally:
+            process.stop()
+        return code, process.output()
+
+    return result
 
 
-def test_missing_model_stops_start_up_naming_the_file(tmp_path, domain):
+def test_missing_model_stops_start_up_naming_the_file(tmp_path, node_args, start_up_result):
     missing = tmp_path / "nowhere" / "model.json"
-    code, output = _start_up_result(node_args(missing), domain, tmp_path)
+    code, output = start_up_result(node_args(missing))
     assert code == 1, output
     assert str(missing) in output and "train" in output
     assert "start-up stopped" in output
@@ -107,9 +95,9 @@ def test_missing_model_stops_start_up_naming_the_file(tmp_path, domain):
     ],
 )
 def test_bad_start_up_parameter_stops_start_up_with_one_clear_line(
-    tmp_path, domain, model_path, value, says
+    model_path, value, says, node_args, start_up_result
 ):
-    code, output = _start_up_result(node_args(model_path, "-p", value), domain, tmp_path)
+    code, output = start_up_result(node_args(model_path, "-p", value))
     assert code == 1, output
     line = next(line for line in output.splitlines() if "start-up stopped" in line)
     assert value.split(":=")[0] in line and says in line, output
@@ -124,21 +112,23 @@ def test_bad_start_up_parameter_stops_start_up_with_one_clear_line(
     ],
 )
 def test_bad_ros_arguments_stop_start_up_with_one_clear_line(
-    tmp_path, domain, model_path, extra, says
+    tmp_path, model_path, extra, says, node_args, start_up_result
 ):
     extra = [item.format(tmp=tmp_path) for item in extra]
-    code, output = _start_up_result(node_args(model_path, *extra), domain, tmp_path)
+    code, output = start_up_result(node_args(model_path, *extra))
     assert code == 1, output
     line = next(line for line in output.splitlines() if "start-up stopped" in line)
     assert says.format(tmp=tmp_path) in line, output
     assert "Traceback" not in output, output
 
 
-def test_misspelled_start_up_parameters_are_named(tmp_path, domain, model_path):
+def test_misspelled_start_up_parameters_are_named(
+    tmp_path, domain, model_path, node_args, ros_process
+):
     typo_qos = "qos_overrides./cam/image_rwa.subscription.reliability"
     valid_qos = "qos_overrides./cam/image_raw.subscription.depth:=2"
     args = ["-p", "peaks.treshold:=0.5", "-p", f"{typo_qos}:=reliable", "-p", valid_qos]
-    process = RosProcess("skd_ros.ros.node", node_args(model_path, *args), domain, tmp_path / "l")
+    process = ros_process("skd_ros.ros.node", node_args(model_path, *args), domain, tmp_path / "l")
     try:
         assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
         assert process.wait_for_output("ignored QoS override", 5.0), process.output()
@@ -161,9 +151,9 @@ def test_misspelled_start_up_parameters_are_named(tmp_path, domain, model_path):
     ],
 )
 def test_bad_qos_override_stops_start_up_with_one_clear_line(
-    tmp_path, domain, model_path, value, says
+    model_path, value, says, node_args, start_up_result
 ):
-    code, output = _start_up_result(node_args(model_path, "-p", value), domain, tmp_path)
+    code, output = start_up_result(node_args(model_path, "-p", value))
     assert code == 1, output
     parameter = value.split(":=")[0]
     line = next(line for line in output.splitlines() if parameter.rsplit(".", 1)[0] in line)
@@ -171,18 +161,20 @@ def test_bad_qos_override_stops_start_up_with_one_clear_line(
     assert "Traceback" not in output, output
 
 
-def test_corrupt_model_file_stops_start_up_naming_the_file(tmp_path, domain, model_path):
+def test_corrupt_model_file_stops_start_up_naming_the_file(
+    tmp_path, model_path, node_args, start_up_result
+):
     for suffix in (".json", ".onnx", ".safetensors"):
         shutil.copy(model_path.with_suffix(suffix), tmp_path)
     onnx = tmp_path / model_path.with_suffix(".onnx").name
     onnx.write_bytes(onnx.read_bytes()[:-10])
     json_path = tmp_path / model_path.name
-    code, output = _start_up_result(node_args(json_path), domain, tmp_path)
+    code, output = start_up_result(node_args(json_path))
     assert code == 1 and str(onnx) in output and "sha256" in output
 
 
 @pytest.mark.parametrize("case", ["big constant", "nested description"])
-def test_a_hostile_model_stops_start_up_naming_the_file(tmp_path, domain, case):
+def test_a_hostile_model_stops_start_up_naming_the_file(tmp_path, case, node_args, start_up_result):
     if case == "big constant":  # ONNX Runtime would fold it into a 2.7 GB tensor at load
         json_path = hostile.hostile_folder(tmp_path / "model", hostile.big_constant(25_000))
         named, says = json_path.with_suffix(".onnx"), "operator 'ConstantOfShape'"
@@ -190,12 +182,13 @@ def test_a_hostile_model_stops_start_up_naming_the_file(tmp_path, domain, case):
         json_path = named = tmp_path / "nested.json"
         json_path.write_text("[" * 100_000)
         says = "not a readable JSON file"
-    code, output = _start_up_result(node_args(json_path), domain, tmp_path)
+    code, output = start_up_result(node_args(json_path))
     assert code == 1 and f"cannot load the model: {named}" in output and says in output, output
 
 
-def test_managed_start_and_qos_override_with_an_incompatible_camera(tmp_path, model_path):
-    domain = new_domain()
+def test_managed_start_and_qos_override_with_an_incompatible_camera(
+    tmp_path, model_path, fresh_domain, local_ros_environment, node_args, ros_process, wait_until
+):
     args = node_args(
         model_path,
         "-p",
@@ -203,9 +196,9 @@ def test_managed_start_and_qos_override_with_an_incompatible_camera(tmp_path, mo
         "-p",
         "qos_overrides./cam/image_raw.subscription.reliability:=reliable",
     )
-    process = RosProcess("skd_ros.ros.node", args, domain, tmp_path / "log")
+    process = ros_process("skd_ros.ros.node", args, fresh_domain, tmp_path / "log")
     try:
-        with local_ros_environment(domain), SaliencyProbe() as client:
+        with local_ros_environment(fresh_domain), SaliencyProbe() as client:
             assert wait_until(lambda: client._get_state.service_is_ready(), 20.0)
             assert client.state() == "unconfigured"
             assert client.change_state("configure") and client.state() == "inactive"
@@ -217,15 +210,14 @@ def test_managed_start_and_qos_override_with_an_incompatible_camera(tmp_path, mo
 
 
 def test_a_refused_activation_stays_inactive_and_a_fresh_configure_does_not_duplicate(
-    tmp_path, model_path, clip
+    tmp_path, model_path, clip, fresh_domain, local_ros_environment, node_args, ros_process
 ):
-    domain = new_domain()
     bogus = "qos_overrides./cam/image_raw/compressed.subscription.reliability:=bogus"
-    process = RosProcess(
-        "skd_ros.ros.node", node_args(model_path, "-p", bogus), domain, tmp_path / "log"
+    process = ros_process(
+        "skd_ros.ros.node", node_args(model_path, "-p", bogus), fresh_domain, tmp_path / "log"
     )
     try:
-        with local_ros_environment(domain), SaliencyProbe() as client:
+        with local_ros_environment(fresh_domain), SaliencyProbe() as client:
             assert client.wait_for_node(START_TIMEOUT_S), process.output()
             assert client.set_parameters({"image_transport": "compressed"})[0].successful
             assert client.change_state("deactivate")
@@ -245,19 +237,20 @@ def test_a_refused_activation_stays_inactive_and_a_fresh_configure_does_not_dupl
         process.stop()
 
 
-def test_renamed_node_in_a_namespace_receives_through_its_camera_input(tmp_path, model_path, clip):
+def test_renamed_node_in_a_namespace_receives_through_its_camera_input(
+    tmp_path, model_path, clip, fresh_domain, local_ros_environment, node_args, ros_process
+):
     """`__node:=` and `__ns:=` rename the node, not its camera helper into a clash; a
     relative remap resolves in the namespace; the helper is listed beside the node."""
-    domain = new_domain()
     args = node_args(model_path, namespace="/drone1")
     args[args.index("image:=/cam/image_raw")] = "image:=cam0/image_raw"
     args += ["-r", "__node:=cam0_saliency"]
-    process = RosProcess("skd_ros.ros.node", args, domain, tmp_path / "log")
+    process = ros_process("skd_ros.ros.node", args, fresh_domain, tmp_path / "log")
     try:
         assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
         assert "/drone1/cam0/image_raw -> /drone1/saliency" in process.output()
         with (
-            local_ros_environment(domain),
+            local_ros_environment(fresh_domain),
             SaliencyProbe("/drone1", "/drone1/cam0/image_raw", "cam0_saliency") as client,
         ):
             assert client.wait_for_node(20.0), process.output()
@@ -270,14 +263,15 @@ def test_renamed_node_in_a_namespace_receives_through_its_camera_input(tmp_path,
         process.stop()
 
 
-def test_diagnostics_keep_coming_on_sim_time_without_a_clock(tmp_path, model_path):
+def test_diagnostics_keep_coming_on_sim_time_without_a_clock(
+    tmp_path, model_path, fresh_domain, local_ros_environment, node_args, ros_process
+):
     """With use_sim_time and no /clock (a bag not started, or ended) the status still flows."""
-    domain = new_domain()
     args = node_args(model_path, "-p", "use_sim_time:=true", "-p", "diagnostics.period_s:=0.5")
-    process = RosProcess("skd_ros.ros.node", args, domain, tmp_path / "log")
+    process = ros_process("skd_ros.ros.node", args, fresh_domain, tmp_path / "log")
     try:
         assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
-        with local_ros_environment(domain), SaliencyProbe() as client:
+        with local_ros_environment(fresh_domain), SaliencyProbe() as client:
             first = client.diagnostic_values(timeout_s=10.0)
             assert first.get("state") == "active", process.output()
             seen = len(client.diagnostics)
@@ -286,14 +280,17 @@ def test_diagnostics_keep_coming_on_sim_time_without_a_clock(tmp_path, model_pat
         process.stop()
 
 
-def test_a_profile_named_only_in_kilteds_variable_is_said_at_configure(tmp_path, model_path):
+def test_a_profile_named_only_in_kilteds_variable_is_said_at_configure(
+    tmp_path, model_path, fresh_domain, node_args, ros_process
+):
     """The README once gave FASTDDS_DEFAULT_PROFILES_FILE for every distro: Fast DDS 2 (Jazzy,
     Humble) ignores it, and the node lost large frames without a word about why."""
-    domain = new_domain()
-    env = local_ros_env(domain)
+    env = local_ros_env(fresh_domain)
     generation = installed_fastdds_generation()
     env[PROFILE_VARIABLES[3]] = env.pop(PROFILE_VARIABLES[generation])  # Kilted's name only
-    node = RosProcess("skd_ros.ros.node", node_args(model_path), domain, tmp_path / "log", env=env)
+    node = ros_process(
+        "skd_ros.ros.node", node_args(model_path), fresh_domain, tmp_path / "log", env=env
+    )
     try:
         assert node.wait_for_output("active:", START_TIMEOUT_S), node.output()
     finally:
@@ -302,22 +299,25 @@ def test_a_profile_named_only_in_kilteds_variable_is_said_at_configure(tmp_path,
     assert said == (generation == 2), node.output()  # Kilted reads it: nothing to say
 
 
-def test_frames_lost_in_transport_are_said_with_the_fix(tmp_path, model_path):
+def test_frames_lost_in_transport_are_said_with_the_fix(
+    tmp_path, model_path, fresh_domain, node_args, ros_process
+):
     """720p frames replayed over Fast DDS's default transports (UDP fragments): most never
     arrive, no callback of the node sees them; the middleware's count is logged, with the fix.
     (Both ends in processes of their own: a process keeps the Fast DDS profile it started
     with.)"""
     frames = np.random.default_rng(0).integers(0, 256, (30, 720, 1280, 3), np.uint8)
     bag = write_image_bag(tmp_path / "bag", list(frames), storage="mcap")
-    domain = new_domain()
     args = node_args(model_path, "-p", "warn_throttle_s:=0.0")
-    node = RosProcess("skd_ros.ros.node", args, domain, tmp_path / "log", shared_memory=False)
+    node = ros_process(
+        "skd_ros.ros.node", args, fresh_domain, tmp_path / "log", shared_memory=False
+    )
     try:
         assert node.wait_for_output("active:", START_TIMEOUT_S), node.output()
-        replay = RosProcess(
+        replay = ros_process(
             "skd_ros.tools.replay",
             [str(bag), "--publish-as", "/cam/image_raw", "--wait", "20"],
-            domain,
+            fresh_domain,
             tmp_path / "replay.log",
             shared_memory=False,
         )
@@ -329,22 +329,23 @@ def test_frames_lost_in_transport_are_said_with_the_fix(tmp_path, model_path):
     assert "/cam/image_raw" in line and "docs/node.md 'Transport'" in line, line
 
 
-def test_run_time_parameters_apply_where_rclpy_has_no_post_set_callback(tmp_path, model_path):
+def test_run_time_parameters_apply_where_rclpy_has_no_post_set_callback(
+    tmp_path, model_path, fresh_domain, local_ros_environment, node_args, ros_process, target_clip
+):
     # Humble's rclpy (< 3.7) has no add_post_set_parameters_callback; the node then takes
     # accepted values into its settings from the check callback. Run the real node with that
     # method removed from rclpy, as on Humble, and check a change reaches the outputs.
-    domain = new_domain()
     start = (
         "import sys, rclpy.node; del rclpy.node.Node.add_post_set_parameters_callback; "
         "from skd_ros.ros.node import main; sys.exit(main(sys.argv))"
     )
     args = node_args(model_path)
     command = [sys.executable, "-c", start, *args]
-    process = RosProcess("", args, domain, tmp_path / "log", command=command)
+    process = ros_process("", args, fresh_domain, tmp_path / "log", command=command)
     try:
         assert process.wait_for_output("active:", START_TIMEOUT_S), process.output()
-        clip = list(generate_clip(ClipSpec(*TARGET_CLIP, 3, 320, 180)))
-        with local_ros_environment(domain), SaliencyProbe() as client:
+        clip = list(generate_clip(ClipSpec(*target_clip, 3, 320, 180)))
+        with local_ros_environment(fresh_domain), SaliencyProbe() as client:
             assert client.wait_for_node(20.0), process.output()
             (result,) = client.set_parameters({"output.resolution": "input"})
             assert result.successful, result.reason

@@ -191,6 +191,7 @@ def test_the_finish_changes_pixels_not_geometry():
         assert not np.array_equal(a.image, b.image)
 
 
+@pytest.mark.integration  # slow: over a second here
 def test_targets_range_from_a_few_pixels_to_tens_of_pixels():
     sides = [
         max(x1 - x0, y1 - y0) + 1

@@ -121,6 +121,7 @@ def test_deep_teachers_are_ten_times_the_students():
         assert teacher_macs >= 10 * student_macs
 
 
+@pytest.mark.integration  # slow: over a second here
 def test_stage0_lowers_the_loss_and_saves_exactly(labelled, tmp_path):
     for kind in ("spatial", "temporal"):
         out = tmp_path / f"deep-{kind}.json"

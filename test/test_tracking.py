@@ -1,6 +1,7 @@
 """skd_ros.inference.tracking: region ids that persist while their target does."""
 
 import numpy as np
+import pytest
 
 from skd_ros.inference.peaks import REGION_DTYPE, find_regions
 from skd_ros.inference.tracking import MAX_TRACKS, RegionTracker
@@ -99,6 +100,7 @@ def test_find_regions_leaves_ids_to_the_tracker_and_bearings_unknown():
     assert RegionTracker().update(regions, 0)["id"].tolist() == [1]
 
 
+@pytest.mark.integration  # slow: runs the id-switch report, seconds here
 def test_the_id_switch_report_counts_a_targets_region_changing_id(capsys, tmp_path):
     from skd_ros.bench.identity import Count, main
 

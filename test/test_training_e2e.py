@@ -19,6 +19,8 @@ from skd_ros.export import export_sst, load_sst
 from skd_ros.models import ModelConfig, Sst
 from skd_ros.training.loop import CHECKPOINT
 
+pytestmark = pytest.mark.integration  # every test runs the train command
+
 TRAIN = Path(sys.executable).with_name("train")
 SUBCOMMANDS = (
     "run",

@@ -235,6 +235,7 @@ train_student("spatial", ModelConfig(resolution=32), data, 0.5, settings(3), sta
 """
 
 
+@pytest.mark.integration  # trains in a child process
 @pytest.mark.parametrize(("when", "saved"), [("after", 2), ("before", 1)])
 def test_a_kill_around_the_checkpoint_rename_leaves_log_and_checkpoint_agreeing(
     tmp_path, when, saved
