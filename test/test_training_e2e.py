@@ -31,6 +31,7 @@ SUBCOMMANDS = (
     "synthetic",
     "footage",
     "background-boxes",
+    "bag",
 )
 
 
@@ -264,6 +265,31 @@ def test_training_from_a_recorded_bag(workdir, tmp_path):
     )
     assert "no human ground truth" in result.stdout
     assert nss_of(tmp_path / "bag-run" / "model" / "metrics.json") > 0.3
+
+
+def test_fine_tuning_a_bag_starts_from_the_given_weights(synthetic_run, workdir, tmp_path):
+    """model.init: stage 2 from an exported Sst (stage 1 skipped); a bag with no labelled
+    folder is trained and exported, and the run says it could not score it."""
+    frames = [f.image for s in range(2) for f in generate_clip(ClipSpec(s, "Human", 12, 320, 180))]
+    bag = write_image_bag(tmp_path / "flight", frames)
+    start = synthetic_run / "model" / "sst.json"
+    settings = ["data.source=bag", f"data.root={bag}", f"model.init={start}", "optim.lr=1e-12"]
+    result = train("run", "--no-progress", *tiny(tmp_path, "tuned", *settings), cwd=tmp_path)
+    assert "stage 2 starts from" in result.stdout and "not scored" in result.stdout
+    run = tmp_path / "tuned"
+    assert not (run / "stage1-spatial").exists() and (run / "stage2-sst" / CHECKPOINT).exists()
+    tuned, started = load_sst(run / "model" / "sst.json"), load_sst(start)
+    for name, weights in started.state_dict().items():  # lr 1e-12: where it started
+        assert torch.allclose(tuned.state_dict()[name], weights, atol=1e-6), name
+    info = json.loads((run / "model" / "sst.json").read_text())["info"]
+    assert info["init"] == str(start)
+    wrong = tiny(tmp_path, "wrong", *settings, "model.resolution=64")
+    refused = subprocess.run(
+        [str(TRAIN), "run", *wrong], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert refused.returncode != 0 and "set model.resolution and model.compensation" in (
+        refused.stdout + refused.stderr
+    )
 
 
 def test_killed_run_resumes_to_the_same_weights(synthetic_run, workdir):

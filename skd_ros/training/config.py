@@ -51,6 +51,7 @@ class ModelSection:
     resolution: int = 64
     variant: str = "aerial"  # aerial | modify-a | modify-b
     compensation: str = "none"  # none | homography: previous input aligned to the current
+    init: str = ""  # fine-tune: "packaged" or an exported .json to start Sst from ("": none)
 
 
 @dataclass
@@ -170,16 +171,19 @@ class TrainConfig:
         for ok, key, allowed in checks:
             if not ok:
                 raise ValueError(f"{key}={shown(_get(self, key))} is invalid: expected {allowed}")
-        if self.data.source in ("folders", "bag") and not self.data.eval_root:
+        if self.data.source == "folders" and not self.data.eval_root:
             raise ValueError(  # checked now: the run scores its model only at the very end
                 f"data.source={self.data.source} needs data.eval_root: a separate labelled "
-                "folder to evaluate on (bags have no ground truth to score against)"
+                "folder to evaluate on"
             )
         return self
 
     def _validate_model(self) -> None:
         """The model section, checked now rather than after hours of stage 0."""
         from skd_ros.models.config import ModelConfig
+
+        if self.model.init:
+            self._check_init()
 
         try:
             ModelConfig.variant(self.model.variant, self.model.resolution, self.model.compensation)
@@ -189,6 +193,38 @@ class TrainConfig:
                 f"variant={shown(self.model.variant)}, "
                 f"compensation={shown(self.model.compensation)}) is invalid: {error}"
             ) from None
+
+    def init_model(self) -> Path | None:
+        """The exported model `model.init` names (None: train Sst from its students)."""
+        if not self.model.init:
+            return None
+        if self.model.init == "packaged":
+            from skd_ros.package_files import find_package_file
+
+            found = find_package_file("resource/models", "models", PACKAGED_INIT)
+            if found is None:
+                raise ValueError(f"model.init=packaged: {PACKAGED_INIT} is not installed")
+            return found
+        return Path(self.model.init)
+
+    def _check_init(self) -> None:
+        from skd_ros.inference.model_files import read_description
+
+        path = self.init_model()
+        try:
+            shape = read_description(path).metadata["model"]
+        except Exception as error:
+            raise ValueError(
+                f"model.init={shown(self.model.init)}: {error} (give 'packaged' or an exported "
+                "model .json from `train export`)"
+            ) from None
+        wanted = {"resolution": self.model.resolution, "compensation": self.model.compensation}
+        has = {"resolution": shape["resolution"], "compensation": shape.get("compensation", "none")}
+        if has != wanted:
+            raise ValueError(
+                f"model.init={shown(self.model.init)} is a {has} model but the run is set to "
+                f"{wanted}: set model.resolution and model.compensation to the model's"
+            )
 
     def to_dict(self) -> dict:
         """Plain dict, for logs and exported metadata."""
@@ -200,6 +236,7 @@ def _finite_positive(value: float) -> bool:
 
 
 SEED_RANGE = "an integer in [0, 2**32)"
+PACKAGED_INIT = "sst_demo.json"  # model.init=packaged: the packaged fp32 weights
 TEACHER_LIST = "a non-empty list of teacher names or paths"
 
 

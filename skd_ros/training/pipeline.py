@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from skd_ros.atomic_write import write_json, write_text
-from skd_ros.export import export_sst
+from skd_ros.export import export_sst, load_sst
 from skd_ros.inference.engine import SaliencyEngine
 from skd_ros.inference.model_files import read_description
 from skd_ros.models import ModelConfig, SpatialStudent, Sst, TemporalStudent
@@ -81,7 +81,8 @@ def run(
             sources.prepare(config)
         distributed.barrier(context)
         videos = sources.training_videos(config)
-        if stop_after is None:  # the run scores its model only at the very end: check now
+        scored = sources.has_evaluation_data(config)
+        if stop_after is None and scored:  # the run scores its model only at the end: check now
             sources.evaluation_videos(config, None)
         if not any(v.labelled for v in videos):
             _say(context, sources.UNLABELLED_NOTICE)
@@ -96,6 +97,9 @@ def run(
         if stop_after in ("stage1", "stage2") or not context.is_main:
             return result
         result.model_json = _export(result.sst, run_dir, config, time.perf_counter() - started)
+        if not scored:
+            _say(context, sources.NOT_SCORED_NOTICE)
+            return result
         result.metrics = evaluate_model(config, result.model_json, progress=progress)
         return result
     finally:
@@ -174,6 +178,9 @@ def _train_stages(
     if targets is None:
         maps = [cache.teachers[spatial_name], cache.teachers[temporal_name]]
         targets = fused_target(maps, Path(config.cache_dir))
+    init = config.init_model()
+    if init is not None:
+        return _fine_tune(config, init, cache, targets, run_dir, resume, context, progress)
     stage1 = loop_settings(config, config.stage1.epochs, resume, progress)
     students = {}
     for kind, teacher_name in (("spatial", spatial_name), ("temporal", temporal_name)):
@@ -194,15 +201,28 @@ def _train_stages(
     return RunResult(run_dir, students["spatial"], students["temporal"], sst)
 
 
+def _fine_tune(config, init: Path, cache, targets, run_dir, resume, context, progress):
+    """Stage 2 from an exported Sst's weights (`model.init`) instead of fresh students."""
+    _say(context, f"model.init: stage 2 starts from {init} (fine-tuning; stage 1 is skipped)")
+    sst = load_sst(init).train()
+    stage2 = loop_settings(config, config.stage2.epochs, resume, progress)
+    shape = model_config(config)
+    data = PairBatches(cache.frames, cache.previous, targets, compensation=shape.compensation)
+    sst = train_sst(sst, data, stage2, run_dir / STAGE_DIRS["sst"], context, calibrate_head=False)
+    return RunResult(run_dir, sst=sst)
+
+
 def _export(sst: Sst, run_dir: Path, config: TrainConfig, seconds: float) -> Path:
     info = {
         "data": {"source": config.data.source, "root": config.data.root},
         "teachers": {"spatial": config.teachers.spatial, "temporal": config.teachers.temporal},
+        "init": str(config.init_model() or ""),
         "config": config.to_dict(),
         "training_seconds": round(seconds, 1),
         "history": {
             stage: load_checkpoint(run_dir / folder / CHECKPOINT).history
             for stage, folder in STAGE_DIRS.items()
+            if (run_dir / folder / CHECKPOINT).is_file()  # fine-tuning has no stage 1
         },
     }
     paths = export_sst(sst.cpu(), run_dir / "model", "sst", info)

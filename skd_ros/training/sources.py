@@ -30,10 +30,24 @@ def training_videos(config: TrainConfig) -> list:
     return _videos(config, config.data.root, config.data.train_split)
 
 
+NOT_SCORED_NOTICE = (
+    "the model is exported but not scored: bags have no ground truth and data.eval_root "
+    "names no labelled folder; score it on footage with boxes (`train footage --model ... "
+    "--sequence FRAMES BOXES`) or set data.eval_root"
+)
+
+
+def has_evaluation_data(config: TrainConfig) -> bool:
+    """Whether the run has labelled data to score its model on (a bag alone has none)."""
+    return config.data.source != "bag" or bool(config.data.eval_root)
+
+
 def evaluation_videos(config: TrainConfig, split: str | None) -> list:
     """Videos scored by `train evaluate` and the reports."""
     data = config.data
-    if data.source in ("folders", "bag"):  # eval_root is required there (config.validate)
+    if data.source in ("folders", "bag"):
+        if not data.eval_root:
+            raise ValueError(f"data.source={data.source}: {NOT_SCORED_NOTICE}")
         return _videos(config, data.eval_root, split or data.eval_split, source="folders")
     return _videos(config, data.root, split or data.eval_split)
 

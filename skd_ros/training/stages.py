@@ -81,14 +81,17 @@ def train_sst(
     settings: LoopSettings,
     stage_dir: Path,
     context: distributed.Context,
+    calibrate_head: bool = True,
 ) -> Sst:
     """Stage 2: train an Sst (normally `Sst.from_students(...)`) with the hard loss.
 
     The fresh fusion head is calibrated on a first batch so it starts at a sane scale on
-    the copied stream features (a resumed run then loads its checkpoint over it).
+    the copied stream features (a resumed run then loads its checkpoint over it); a trained
+    Sst being fine-tuned (`calibrate_head` False) keeps its head as it is.
     """
-    batch = calibration_batch(data)
-    calibrate(model, head_convolutions(model.head), batch["previous"], batch["current"])
+    if calibrate_head:
+        batch = calibration_batch(data)
+        calibrate(model, head_convolutions(model.head), batch["previous"], batch["current"])
     return fit(model, sst_loss, data, settings, stage_dir, context, "stage2-sst")
 
 
