@@ -276,7 +276,10 @@ def test_fine_tuning_a_bag_starts_from_the_given_weights(synthetic_run, workdir,
     settings = ["data.source=bag", f"data.root={bag}", f"model.init={start}", "optim.lr=1e-12"]
     result = train("run", "--no-progress", *tiny(tmp_path, "tuned", *settings), cwd=tmp_path)
     assert "stage 2 starts from" in result.stdout and "not scored" in result.stdout
+    assert "teachers on this data: stability (CC with the frame before)" in result.stdout
     run = tmp_path / "tuned"
+    check = json.loads((run / "teacher_check.json").read_text())
+    assert set(check["stability"]) == {"spectral-residual", "flow"}
     assert not (run / "stage1-spatial").exists() and (run / "stage2-sst" / CHECKPOINT).exists()
     tuned, started = load_sst(run / "model" / "sst.json"), load_sst(start)
     for name, weights in started.state_dict().items():  # lr 1e-12: where it started

@@ -33,6 +33,7 @@ from skd_ros.training.config import TrainConfig
 from skd_ros.training.loop import CHECKPOINT, LoopSettings, earlier_run
 from skd_ros.training.predict import predict
 from skd_ros.training.stages import fused_target, train_sst, train_student
+from skd_ros.training.teacher_check import check_teachers
 
 INT8_MAX_NSS_DROP = 0.01  # an INT8 model may lose at most 1 % of the fp32 NSS
 STAGE_DIRS = {"spatial": "stage1-spatial", "temporal": "stage1-temporal", "sst": "stage2-sst"}
@@ -178,6 +179,7 @@ def _train_stages(
     if targets is None:
         maps = [cache.teachers[spatial_name], cache.teachers[temporal_name]]
         targets = fused_target(maps, Path(config.cache_dir))
+        _report_teachers(cache, [spatial_name, temporal_name], run_dir, context)
     init = config.init_model()
     if init is not None:
         return _fine_tune(config, init, cache, targets, run_dir, resume, context, progress)
@@ -199,6 +201,21 @@ def _train_stages(
     data = PairBatches(cache.frames, cache.previous, targets, compensation=shape.compensation)
     sst = train_sst(sst, data, stage2, run_dir / STAGE_DIRS["sst"], context)
     return RunResult(run_dir, students["spatial"], students["temporal"], sst)
+
+
+def _report_teachers(cache, names: list[str], run_dir: Path, context) -> None:
+    """Say how far the teachers of unlabelled data can be trusted (teacher_check.json)."""
+    report = check_teachers({name: cache.teachers[name] for name in names}, cache.previous)
+    stability = ", ".join(f"{name} {value:.2f}" for name, value in report["stability"].items())
+    _say(
+        context,
+        f"teachers on this data: stability (CC with the frame before) {stability}; "
+        f"agreement of the two {report['agreement']:.2f}",
+    )
+    for warning in report["warnings"]:
+        _say(context, f"WARNING: {warning}")
+    if context.is_main:
+        write_json(run_dir / "teacher_check.json", report, indent=2)
 
 
 def _fine_tune(config, init: Path, cache, targets, run_dir, resume, context, progress):

@@ -1,0 +1,74 @@
+"""How far the teachers can be trusted on unlabelled data, said before training on them.
+
+On a user's own flight (`data.source: bag`) the teachers' fused map is the only target.
+Where a teacher fires on parallax or wind-blown vegetation rather than on targets, its map
+jumps from frame to frame, because such responses do not persist the way a real target
+does, and the spatial and temporal teachers stop agreeing. Two numbers catch it, on the
+reduced maps the students learn from: each teacher's **stability** (median correlation,
+CC, of a frame's map with its predecessor's) and the **agreement** of the two teachers
+(median CC of their maps on the same frame). Below `UNSTABLE` or `DISAGREE` the run warns.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+UNSTABLE = 0.5  # stability below this: the teacher's map jumps between consecutive frames
+DISAGREE = 0.1  # agreement below this: the two teachers point at different places
+CHUNK = 4096
+
+
+def map_correlations(first: np.ndarray, second: np.ndarray) -> np.ndarray:
+    """CC of each pair of (N, h, w) maps, one value per row (0 where a map is flat)."""
+    a = first.reshape(len(first), -1).astype(np.float32)
+    b = second.reshape(len(second), -1).astype(np.float32)
+    a -= a.mean(axis=1, keepdims=True)
+    b -= b.mean(axis=1, keepdims=True)
+    norm = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
+    return np.where(norm > 0, (a * b).sum(axis=1) / np.maximum(norm, 1e-12), 0.0)
+
+
+def check_teachers(teacher_maps: dict[str, np.ndarray], previous: np.ndarray) -> dict:
+    """{stability: {teacher: median CC with the predecessor's map}, agreement: median CC
+    of the first two teachers, warnings: [sentences]} over every cached frame."""
+    moving = np.flatnonzero(previous != np.arange(len(previous)))  # not a first frame
+    stability = {
+        name: _median(maps, maps, moving, previous[moving]) for name, maps in teacher_maps.items()
+    }
+    names = list(teacher_maps)
+    agreement = None
+    if len(names) >= 2:
+        rows = np.arange(len(previous))
+        agreement = _median(teacher_maps[names[0]], teacher_maps[names[1]], rows, rows)
+    return {
+        "stability": stability,
+        "agreement": agreement,
+        "warnings": _warnings(stability, agreement, names),
+    }
+
+
+def _median(first, second, rows, other_rows) -> float:
+    values = [
+        map_correlations(
+            np.asarray(first[rows[k : k + CHUNK]]), np.asarray(second[other_rows[k : k + CHUNK]])
+        )
+        for k in range(0, len(rows), CHUNK)
+    ]
+    return round(float(np.median(np.concatenate(values))), 3) if len(rows) else float("nan")
+
+
+def _warnings(stability: dict, agreement: float | None, names: list[str]) -> list[str]:
+    said = [
+        f"teacher {name}'s map changes a lot from frame to frame (median CC {value:.2f} with "
+        f"the frame before, under {UNSTABLE}): it may be firing on parallax, vegetation or "
+        "noise rather than on targets, and the model learns that too"
+        for name, value in stability.items()
+        if value < UNSTABLE
+    ]
+    if agreement is not None and agreement < DISAGREE:
+        said.append(
+            f"teachers {names[0]} and {names[1]} disagree (median CC {agreement:.2f} between "
+            f"their maps, under {DISAGREE}): their fused target is a compromise; score the "
+            "model on footage with boxes (`train footage`) before trusting it"
+        )
+    return said
