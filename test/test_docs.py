@@ -39,3 +39,11 @@ def test_markdown_tables_align_numbers_right_and_keep_pipes_inside_cells():
     assert text.splitlines() == ["| clip | NSS |", "|---|---:|", "| a\\|b | 1.5 |"]
     with pytest.raises(ValueError, match="1 cells for 2 columns"):
         table(["clip", "NSS"], [["a"]])
+
+
+def test_a_stale_parameter_table_is_rewritten_from_the_specs(repo_root):
+    from skd_ros.tools.docs import with_parameter_table
+
+    text = (repo_root / "docs" / "node.md").read_text()
+    stale = text.replace("| `peaks.threshold` | `0.2` |", "| `peaks.threshold` | `0.9` |")
+    assert stale != text and with_parameter_table(stale) == text
