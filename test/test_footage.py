@@ -482,3 +482,8 @@ def test_train_bag_writes_a_part_of_a_clip_that_bag_training_reads(tmp_path, cli
     tail = tmp_path / "tail"
     assert cli.main(["bag", str(folder), "--out", str(tail), "--part", "0.5", "1"]) == 0
     assert len(bag_videos(tail)[0]) == 6  # JPEG by default; the other six frames
+
+
+def test_models_of_two_runs_get_names_that_tell_them_apart():
+    paths = ["/r/scratch/model/sst.json", "/r/tuned/model/sst.json", "/p/sst_demo_int8.json"]
+    assert box_eval.model_names(paths) == ["scratch/model/sst", "tuned/model/sst", "sst_demo_int8"]

@@ -64,12 +64,27 @@ class ModelMap:
         return self._last[1]
 
 
-def model_method(path: Path, threads: int = 1) -> Method:
-    """An exported model (.json) as a method, named after its file."""
+def model_method(path: Path, threads: int = 1, name: str = "") -> Method:
+    """An exported model (.json) as a method, named `name` or after its file."""
     from skd_ros.inference.engine import SaliencyEngine
 
     engine = SaliencyEngine(path, threads=threads)
-    return Method(f"Sst {Path(path).stem}", ModelMap(engine))
+    return Method(f"Sst {name or Path(path).stem}", ModelMap(engine))
+
+
+def model_names(paths: list[Path]) -> list[str]:
+    """Short names that tell `paths` apart: each file's stem, with as many of its folders in
+    front as it takes to make the names unique (two runs' model/sst.json, say)."""
+    stems = [Path(p).resolve().with_suffix("").parts for p in paths]
+
+    def name(parts: tuple[str, ...]) -> str:
+        for depth in range(1, len(parts) + 1):
+            suffix = parts[-depth:]
+            if sum(other[-depth:] == suffix for other in stems) == 1:
+                return "/".join(suffix)
+        return "/".join(parts)
+
+    return [name(parts) for parts in stems]
 
 
 def baseline_method(name: str, side: int) -> Method:
