@@ -64,6 +64,8 @@ def test_shipped_yaml_loads_and_overrides_apply():
         ("optim={lrr: 5}", "unknown key 'optim.lrr'"),  # nested: the section is named
         ("optim.mu=[0", "not valid YAML"),
         ("data.source=folders", "needs data.eval_root"),  # before training, not after it
+        ("teachers.target=both", "teachers.target='both' is invalid"),
+        ("model.init=/no/such.json", "model.init='/no/such.json'"),
         ("optim.lr.foo=1", "optim.lr is a value, not a section"),
         ("data.synthetic_size=[160]", "data.synthetic_size=\\[160\\] is invalid"),
         ("data.synthetic_size=[100000, 100000]", "integers in \\[64, 7680\\]"),

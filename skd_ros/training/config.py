@@ -60,6 +60,8 @@ class TeacherConfig:
 
     spatial: str = "deep-spatial"
     temporal: str = "deep-temporal"
+    # unlabelled data (bags): Sst's target is both teachers fused, or one of them alone
+    target: str = "fused"  # fused | spatial | temporal
     stage0_epochs: int = 8  # deep teachers: epochs of training on labelled data
     stage0_lr: float = 1e-3
     stage0_batch_size: int = 16
@@ -130,6 +132,11 @@ class TrainConfig:
             (self.stage1.epochs >= 0, "stage1.epochs", "an integer >= 0"),
             (self.stage2.epochs >= 0, "stage2.epochs", "an integer >= 0"),
             (self.teachers.stage0_epochs >= 0, "teachers.stage0_epochs", "an integer >= 0"),
+            (
+                self.teachers.target in TARGETS,
+                "teachers.target",
+                f"one of {list(TARGETS)}",
+            ),
             (
                 _finite_positive(self.teachers.stage0_lr),
                 "teachers.stage0_lr",
@@ -238,6 +245,7 @@ def _finite_positive(value: float) -> bool:
 SEED_RANGE = "an integer in [0, 2**32)"
 PACKAGED_INIT = "sst_demo.json"  # model.init=packaged: the packaged fp32 weights
 TEACHER_LIST = "a non-empty list of teacher names or paths"
+TARGETS = ("fused", "spatial", "temporal")
 
 
 def _names(names: Any) -> bool:

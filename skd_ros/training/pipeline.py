@@ -177,8 +177,10 @@ def _train_stages(
     spatial_name, temporal_name = (teacher.name for teacher in teachers)
     targets = cache.targets
     if targets is None:
-        maps = [cache.teachers[spatial_name], cache.teachers[temporal_name]]
-        targets = fused_target(maps, Path(config.cache_dir))
+        chosen = {"fused": [spatial_name, temporal_name], "spatial": [spatial_name]}
+        names = chosen.get(config.teachers.target, [temporal_name])
+        _say(context, f"Sst's target on this unlabelled data: {' + '.join(names)}")
+        targets = fused_target([cache.teachers[name] for name in names], Path(config.cache_dir))
         _report_teachers(cache, [spatial_name, temporal_name], run_dir, context)
     init = config.init_model()
     if init is not None:
