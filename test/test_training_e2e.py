@@ -277,6 +277,7 @@ def test_fine_tuning_a_bag_starts_from_the_given_weights(synthetic_run, workdir,
     result = train("run", "--no-progress", *tiny(tmp_path, "tuned", *settings), cwd=tmp_path)
     assert "stage 2 starts from" in result.stdout and "not scored" in result.stdout
     assert "teachers on this data: stability (CC with the frame before)" in result.stdout
+    assert "Sst speaks on" in result.stdout or "Sst's map stays below" in result.stdout
     run = tmp_path / "tuned"
     check = json.loads((run / "teacher_check.json").read_text())
     assert set(check["stability"]) == {"spectral-residual", "flow"}

@@ -31,6 +31,7 @@ from skd_ros.training.cache import build_cache
 from skd_ros.training.checkpoint import load_checkpoint
 from skd_ros.training.config import TrainConfig
 from skd_ros.training.loop import CHECKPOINT, LoopSettings, earlier_run
+from skd_ros.training.output_check import silence_warning, silent_share
 from skd_ros.training.predict import predict
 from skd_ros.training.stages import fused_target, train_sst, train_student
 from skd_ros.training.teacher_check import check_teachers
@@ -97,6 +98,7 @@ def run(
         result = _train_stages(*steps, students_only=stop_after == "stage1")
         if stop_after in ("stage1", "stage2") or not context.is_main:
             return result
+        _check_output(result.sst, cache, config)
         result.model_json = _export(result.sst, run_dir, config, time.perf_counter() - started)
         if not scored:
             _say(context, sources.NOT_SCORED_NOTICE)
@@ -203,6 +205,19 @@ def _train_stages(
     data = PairBatches(cache.frames, cache.previous, targets, compensation=shape.compensation)
     sst = train_sst(sst, data, stage2, run_dir / STAGE_DIRS["sst"], context)
     return RunResult(run_dir, students["spatial"], students["temporal"], sst)
+
+
+def _check_output(sst: Sst, cache, config: TrainConfig) -> None:
+    """Warn when the trained Sst is silent where the node would look for regions."""
+    share = silent_share(sst, cache.frames, cache.previous)
+    warning = silence_warning(share, fine_tuned=bool(config.model.init))
+    print(
+        f"WARNING: {warning}"
+        if warning
+        else f"Sst speaks on {100 - 100 * share:.0f} % of "
+        "the sampled training frames (map above the node's peaks.threshold)",
+        flush=True,
+    )
 
 
 def _report_teachers(cache, names: list[str], run_dir: Path, context) -> None:
