@@ -9,9 +9,8 @@ RANSAC. `warp_previous` puts the previous frame in the current one's pixel grid,
 and boats (a cheap temporal saliency map, and the baseline a model must beat).
 
 Everything runs on a small grey copy (`WORK_WIDTH` px wide; `small_grey`), so the cost is
-set by that copy, not by the camera: `aligned_difference` takes about 2.5-3 ms per 1280x720
-pair on one core here, both copies included (0.3-0.6 ms each; a stream that keeps the
-previous copy makes one per frame); `python -m skd_ros.motion` measures it. The work is
+set by that copy, not by the camera (a stream that keeps the previous copy makes one per
+frame); `python -m skd_ros.motion` measures it. The work is
 bounded: a fixed corner cap, a fixed RANSAC iteration cap, and the identity (with the
 reason) whenever the estimate is missing or implausible (flat or dark frames, a cut, too
 few inliers).

@@ -4,12 +4,12 @@ Training reduces frames and ground-truth maps with it and the node reduces camer
 with it, so a model sees at run time exactly what it saw in training.
 
 R is area averaging to a `size` x `size` square (any aspect ratio is squeezed, not cropped).
-An exact `cv2.INTER_AREA` from 1280x720 costs about 2.6 ms here, more than Sst itself, and
-grows with the camera resolution. R instead resamples bilinearly to an intermediate grid of
-k*size squares (a cost set by `size`, not by the camera) and then averages each k x k block
-exactly, which OpenCV does on a fast integer-factor path. With the intermediate side near
-384 px the result stays within a few grey levels of the exact area average on real imagery
-at a fraction of the cost (`python -m skd_ros.reduction` measures both).
+An exact `cv2.INTER_AREA` from 1280x720 costs more than Sst itself, and grows with the camera
+resolution. R instead resamples bilinearly to an intermediate grid of k*size squares (a cost
+set by `size`, not by the camera) and then averages each k x k block exactly, which OpenCV does
+on a fast integer-factor path. With the intermediate side near 384 px the result stays within a
+few grey levels of the exact area average on real imagery at a fraction of the cost (`python -m
+skd_ros.reduction` measures both).
 """
 
 from __future__ import annotations

@@ -263,10 +263,10 @@ class _GraphedForward:
     """Sst's batch-1 forward pass captured once as a CUDA graph.
 
     A camera frame is a batch of one, where an eager pass is bound by launching its dozens of
-    small kernels; replaying the graph launches them all at once (the network alone: 0.9-1.2
-    -> 0.23 ms on an H200, `python -m skd_ros.bench.gpu`). The graph reads and writes fixed
-    buffers: each call copies the frames in and the map out, under a lock (the buffers are
-    shared between callers).
+    small kernels; replaying the graph launches them all at once (several times faster for the
+    network alone: docs/performance.md, `python -m skd_ros.bench.gpu`). The graph reads and
+    writes fixed buffers: each call copies the frames in and the map out, under a lock (the
+    buffers are shared between callers).
     """
 
     def __init__(self, model, side: int, device) -> None:

@@ -28,7 +28,7 @@ from skd_ros.quoting import shown
 
 FORMAT = "skd_ros.sst"
 FORMAT_VERSION = 1
-DEFAULT_MODEL = "sst_demo_int8.json"  # INT8: 1.8x faster, NSS within 1 % (docs/demo-weights.md)
+DEFAULT_MODEL = "sst_demo_int8.json"  # INT8: faster, NSS within 1 % (docs/performance.md)
 MAX_BYTES = {"description": 1 << 20, "onnx": 64 << 20, "weights": 64 << 20}
 TYPICAL_SIZE = {"description": "a few KB", "onnx": "about 1 MB", "weights": "about 1 MB"}
 PSEUDO_FILESYSTEMS = ("/proc", "/sys", "/dev")  # files there never end, or are devices

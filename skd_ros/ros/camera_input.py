@@ -1,11 +1,11 @@
 """The camera subscription, in a small node of its own, taken by a dedicated thread.
 
 rclpy's executor rebuilds its wait set from every entity of its nodes on each wake-up, in
-Python, and wraps each callback in a task. Measured per 1280x720 frame at 30 Hz on this
-machine (thread CPU, docs/tools.md "Numbers"): about 1.3 ms in the saliency node's own executor
-(about twenty entities: lifecycle and parameter services, timers, event handlers), 0.9 ms
-in an executor that spins a node holding only the subscription, and 0.5 ms in a loop that
-waits on just that subscription and takes each message. The last is what this module does:
+Python, and wraps each callback in a task. Per camera frame, the saliency node's own
+executor (about twenty entities: lifecycle and parameter services, timers, event handlers)
+costs the most, an executor that spins a node holding only the subscription less, and a
+loop that waits on just that subscription and takes each message least (the measurements:
+docs/tools.md, "Numbers"). The last is what this module does:
 
 - the subscription lives in `<node>_camera_input`, a node without parameter services or
   rosout (Nav2's lifecycle nodes use the same pattern for their `<node>_rclcpp_node`);
@@ -14,7 +14,7 @@ waits on just that subscription and takes each message. The last is what this mo
   services and timers stay on the saliency node, whose executor wakes only for them;
 - small subscriptions that arrive with every frame (`also`: the camera's camera_info) are
   served by the same thread: in the saliency node's executor each message would cost a
-  wake-up of about twenty entities (0.3-0.8 ms of CPU per frame measured at 720p, 30 Hz).
+  wake-up of about twenty entities.
 
 The wait set and the take come from rclpy's C extension (`_rclpy.WaitSet`,
 `Subscription.handle.take_message`), the same calls rclpy's executors make; the event

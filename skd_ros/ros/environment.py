@@ -175,13 +175,12 @@ def reuse_large_buffers(mmap_threshold: int = 32 << 20, trim_threshold: int = 51
 
     Each received camera frame passes through a few buffers of its size (middleware sample,
     serialized copy, Python message). glibc serves allocations above 128 kB with a fresh
-    `mmap` and unmaps them on free, so every frame paid for page faults and page zeroing:
-    receiving one 1280x720 bgr8 frame cost about 6 ms of CPU here, 1.5 ms with this setting
-    (the same as MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in the environment). All
+    `mmap` and unmaps them on free, so every frame paid for page faults and page zeroing,
+    several times what receiving costs with this setting (the same as
+    MALLOC_MMAP_THRESHOLD_ / MALLOC_TRIM_THRESHOLD_ in the environment; docs/tools.md). All
     threads share the main heap (M_ARENA_MAX 1, like MALLOC_ARENA_MAX=1): frames are received
     in a thread of their own (`camera_input`), and a thread's own glibc heap is capped at
-    64 MB, so 25 MB 4K frames there were mapped and unmapped again on every frame (13.5 ms of
-    CPU per 4K frame instead of 9).
+    64 MB, so 25 MB 4K frames there were mapped and unmapped again on every frame.
     Returns False where it does not apply (not glibc).
     """
     name = ctypes.util.find_library("c")
