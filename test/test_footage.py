@@ -3,6 +3,7 @@ and `train footage` / `train evaluate --sequence` on clips the tests draw themse
 
 import json
 import re
+import shutil
 from pathlib import Path
 
 import cv2
@@ -487,3 +488,26 @@ def test_train_bag_writes_a_part_of_a_clip_that_bag_training_reads(tmp_path, cli
 def test_models_of_two_runs_get_names_that_tell_them_apart():
     paths = ["/r/scratch/model/sst.json", "/r/tuned/model/sst.json", "/p/sst_demo_int8.json"]
     assert box_eval.model_names(paths) == ["scratch/model/sst", "tuned/model/sst", "sst_demo_int8"]
+
+
+def test_train_bag_leaves_no_partial_bag_and_keeps_the_gap_of_a_bad_frame(
+    tmp_path, clip_files, capsys
+):
+    from skd_ros.data.bags import bag_videos
+
+    folder, _, _ = clip_files
+    empty = tmp_path / "empty"
+    assert cli.main(["bag", str(folder), "--out", str(empty), "--part", "0.97", "1"]) != 0
+    assert "keeps none" in capsys.readouterr().err and not empty.exists()
+    dangling = tmp_path / "link"
+    dangling.symlink_to(tmp_path / "nowhere")
+    assert cli.main(["bag", str(folder), "--out", str(dangling)]) != 0
+    assert "exists; choose a new folder" in capsys.readouterr().err
+    broken = tmp_path / "broken"
+    shutil.copytree(folder, broken)
+    sorted(broken.iterdir())[4].write_bytes(b"not a png")  # frame 4 cannot be read
+    bag = tmp_path / "gap"
+    assert cli.main(["bag", str(broken), "--out", str(bag), "--fps", "10"]) == 0
+    (video,) = bag_videos(bag)
+    stamps = [sample.stamp_ns for sample in video.samples()]
+    assert len(stamps) == 11 and stamps[4] - stamps[3] == 200_000_000  # frame 4's gap kept

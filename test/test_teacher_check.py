@@ -35,6 +35,16 @@ def test_a_map_that_jumps_every_frame_and_teachers_apart_are_said():
     assert "jumping's map changes a lot" in text and "disagree" in text and "steady's" not in text
 
 
-def test_correlation_of_flat_maps_is_zero_not_nan():
-    flat = np.zeros((2, 8, 8), np.float16)
-    assert map_correlations(flat, flat).tolist() == [0.0, 0.0]
+def test_flat_maps_are_counted_apart_not_as_flicker():
+    flat = np.zeros((6, 8, 8), np.float16)
+    assert np.isnan(map_correlations(flat, flat)).all()
+    report = check_teachers({"silent": flat, "other": blob_maps([(4, 4)] * 6, 8)}, chained(6))
+    assert report["stability"]["silent"] is None and report["flat"]["silent"] == 1.0
+    text = " ".join(report["warnings"])
+    assert "silent's map is flat on 100 %" in text and "changes a lot" not in text
+
+
+def test_one_frame_per_video_has_nothing_to_compare_and_says_none():
+    walk = blob_maps([(8, 8), (20, 20)])
+    report = check_teachers({"a": walk}, np.arange(2))  # each frame is its video's first
+    assert report["stability"] == {"a": None} and report["agreement"] is None

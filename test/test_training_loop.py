@@ -390,3 +390,27 @@ def test_report_runs_share_deep_teachers_trained_on_the_same_data(tmp_path):
     other_data = load_config(None, ["data.synthetic_seed=7", f"output={tmp_path / 'seed-7'}"])
     assert not _share_stage0(other_data, tmp_path / "seed-7")  # other data: trained anew
     assert not (tmp_path / "seed-7" / "teachers").exists()
+
+
+def test_a_model_to_fine_tune_is_checked_whole_before_any_work(tmp_path, repo_root):
+    """model.init: another variant is refused naming what differs, and so is a description
+    whose weights are missing (found now, not after hours of labelling)."""
+    import shutil
+
+    with pytest.raises(ValueError, match="another shape of model: first_kernels"):
+        load_config(None, ["model.init=packaged", "model.variant=modify-b"])
+    models = repo_root / "resource" / "models"
+    lone = tmp_path / "sst_demo.json"
+    for suffix in (".json", ".onnx"):
+        shutil.copy(models / f"sst_demo{suffix}", tmp_path / f"sst_demo{suffix}")
+    with pytest.raises(ValueError, match="next to its .safetensors"):
+        load_config(None, [f"model.init={lone}"])
+    assert load_config(None, ["model.init=packaged"]).init_model().name == "sst_demo.json"
+
+
+def test_stop_after_stage1_with_a_model_to_fine_tune_is_refused():
+    from skd_ros.training.pipeline import run
+
+    config = load_config(None, ["model.init=packaged"])
+    with pytest.raises(ValueError, match="fine-tuning skips stage 1"):
+        run(config, stop_after="stage1", progress=False)

@@ -29,6 +29,7 @@ import numpy as np
 
 from skd_ros import box_metrics, motion
 from skd_ros.data.box_sequences import BoxSequence
+from skd_ros.data.video import LayoutError
 from skd_ros.inference.pairing import FramePairer
 from skd_ros.inference.peaks import find_regions
 from skd_ros.markdown import table
@@ -179,7 +180,12 @@ def part_rows(sequence: BoxSequence, part: tuple[float, float]) -> tuple[int, in
     """The frame indices [first, end) that `part` (fractions) names in `sequence`."""
     from skd_ros.data.video_bag import part_range
 
-    rows = part_range(sequence.source.count or len(sequence.boxes), part)
+    if part != (0.0, 1.0) and not sequence.source.count:
+        raise LayoutError(
+            f"{sequence.source.path} does not say how many frames it has, so a part of it "
+            "cannot be chosen; score it whole (--part 0 1)"
+        )
+    rows = part_range(sequence.source.count, part) if sequence.source.count else range(1 << 62)
     return rows.start, rows.stop if part[1] < 1 else 1 << 62
 
 

@@ -189,9 +189,6 @@ class TrainConfig:
         """The model section, checked now rather than after hours of stage 0."""
         from skd_ros.models.config import ModelConfig
 
-        if self.model.init:
-            self._check_init()
-
         try:
             ModelConfig.variant(self.model.variant, self.model.resolution, self.model.compensation)
         except ValueError as error:
@@ -200,6 +197,8 @@ class TrainConfig:
                 f"variant={shown(self.model.variant)}, "
                 f"compensation={shown(self.model.compensation)}) is invalid: {error}"
             ) from None
+        if self.model.init:
+            self._check_init()
 
     def init_model(self) -> Path | None:
         """The exported model `model.init` names (None: train Sst from its students)."""
@@ -215,22 +214,30 @@ class TrainConfig:
         return Path(self.model.init)
 
     def _check_init(self) -> None:
-        from skd_ros.inference.model_files import read_description
+        """The model to fine-tune loads (description and weights) and has the run's shape."""
+        from skd_ros.export import load_sst
+        from skd_ros.models.config import ModelConfig
 
-        path = self.init_model()
         try:
-            shape = read_description(path).metadata["model"]
+            has = load_sst(self.init_model()).config
         except Exception as error:
+            reason = str(error).split("; ")[0]  # the node's own fix does not apply here
             raise ValueError(
-                f"model.init={shown(self.model.init)}: {error} (give 'packaged' or an exported "
-                "model .json from `train export`)"
+                f"model.init={shown(self.model.init)}: {reason} (give 'packaged' or an "
+                "exported model .json from `train export`, next to its .safetensors)"
             ) from None
-        wanted = {"resolution": self.model.resolution, "compensation": self.model.compensation}
-        has = {"resolution": shape["resolution"], "compensation": shape.get("compensation", "none")}
+        m = self.model
+        wanted = ModelConfig.variant(m.variant, m.resolution, m.compensation)
         if has != wanted:
+            differ = [
+                f"{key} {getattr(has, key)!r} (run: {getattr(wanted, key)!r})"
+                for key in has.to_dict()
+                if getattr(has, key) != getattr(wanted, key)
+            ]
             raise ValueError(
-                f"model.init={shown(self.model.init)} is a {has} model but the run is set to "
-                f"{wanted}: set model.resolution and model.compensation to the model's"
+                f"model.init={shown(self.model.init)} is another shape of model: "
+                f"{'; '.join(differ)}; set model.resolution, model.variant and "
+                "model.compensation to the model's"
             )
 
     def to_dict(self) -> dict:

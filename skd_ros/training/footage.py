@@ -170,6 +170,7 @@ def _score(models, baselines, sequences, args, output: Path | None) -> int:
     if args.part[0] >= args.part[1]:
         raise ValueError(f"--part {args.part[0]:g} {args.part[1]:g}: START must be below END")
     opened = [open_sequence(frames, boxes, args.box_format) for frames, boxes in sequences]
+    models = list(dict.fromkeys(Path(model).resolve() for model in models))  # each once
     names = box_eval.model_names(models)
     pairs = zip(models, names, strict=True)
     methods = [box_eval.model_method(model, name=name) for model, name in pairs]

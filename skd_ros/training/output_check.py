@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from skd_ros.training.box_eval import node_peak_settings
 from skd_ros.training.predict import predict
 
 SAMPLE = 256  # frames predicted (evenly spread over the cache)
 SILENT_SHARE = 0.5  # more silent frames than this: the run warns
-NODE_THRESHOLD = 0.2  # config/saliency.yaml peaks.threshold: below it, a pixel is no region
+NODE_THRESHOLD = float(node_peak_settings()["threshold"])  # config/saliency.yaml's
 
 
 def silent_share(model, frames: np.ndarray, previous: np.ndarray) -> float:

@@ -71,6 +71,11 @@ def run(
     progress: bool = True,
 ) -> RunResult:
     """Train Sst end to end as configured; see the module docstring for the folder layout."""
+    if stop_after == "stage1" and config.model.init:
+        raise ValueError(
+            "--stop-after stage1 with model.init: fine-tuning skips stage 1; "
+            "use --stop-after cache or stage2"
+        )
     context = distributed.setup()
     if config.threads:
         torch.set_num_threads(config.threads)
@@ -183,7 +188,7 @@ def _train_stages(
         names = chosen.get(config.teachers.target, [temporal_name])
         _say(context, f"Sst's target on this unlabelled data: {' + '.join(names)}")
         targets = fused_target([cache.teachers[name] for name in names], Path(config.cache_dir))
-        _report_teachers(cache, [spatial_name, temporal_name], run_dir, context)
+        _report_teachers(cache, [spatial_name, temporal_name], run_dir, context, config)
     init = config.init_model()
     if init is not None:
         return _fine_tune(config, init, cache, targets, run_dir, resume, context, progress)
@@ -220,14 +225,19 @@ def _check_output(sst: Sst, cache, config: TrainConfig) -> None:
     )
 
 
-def _report_teachers(cache, names: list[str], run_dir: Path, context) -> None:
+def _two(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.2f}"
+
+
+def _report_teachers(cache, names: list[str], run_dir: Path, context, config) -> None:
     """Say how far the teachers of unlabelled data can be trusted (teacher_check.json)."""
-    report = check_teachers({name: cache.teachers[name] for name in names}, cache.previous)
-    stability = ", ".join(f"{name} {value:.2f}" for name, value in report["stability"].items())
+    maps = {name: cache.teachers[name] for name in names}
+    report = check_teachers(maps, cache.previous, config.teachers.target)
+    stability = ", ".join(f"{name} {_two(value)}" for name, value in report["stability"].items())
     _say(
         context,
         f"teachers on this data: stability (CC with the frame before) {stability}; "
-        f"agreement of the two {report['agreement']:.2f}",
+        f"agreement of the two {_two(report['agreement'])}",
     )
     for warning in report["warnings"]:
         _say(context, f"WARNING: {warning}")

@@ -12,8 +12,9 @@ from skd_ros.quoting import shown
 from skd_ros.training.config import TrainConfig
 
 UNLABELLED_NOTICE = (
-    "NOTE: the training data has no human ground truth (recorded bags). The teachers' fused "
-    "map is used as the target, so Sst learns to imitate the teachers, not human attention."
+    "NOTE: the training data has no human ground truth (recorded bags). The teachers' maps "
+    "(teachers.target: both fused, or one alone) are the target, so Sst learns to imitate "
+    "the teachers, not human attention."
 )
 DEEP_TEACHERS = ("deep-spatial", "deep-temporal")
 

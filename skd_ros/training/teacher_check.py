@@ -15,60 +15,79 @@ import numpy as np
 
 UNSTABLE = 0.5  # stability below this: the teacher's map jumps between consecutive frames
 DISAGREE = 0.1  # agreement below this: the two teachers point at different places
+FLAT_SHARE = 0.5  # a teacher flat on more of the frames than this: the run says so
 CHUNK = 4096
 
 
 def map_correlations(first: np.ndarray, second: np.ndarray) -> np.ndarray:
-    """CC of each pair of (N, h, w) maps, one value per row (0 where a map is flat)."""
+    """CC of each pair of (N, h, w) maps, one value per row (NaN where a map is flat: a
+    silent teacher is not a flickering one)."""
     a = first.reshape(len(first), -1).astype(np.float32)
     b = second.reshape(len(second), -1).astype(np.float32)
     a -= a.mean(axis=1, keepdims=True)
     b -= b.mean(axis=1, keepdims=True)
     norm = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
-    return np.where(norm > 0, (a * b).sum(axis=1) / np.maximum(norm, 1e-12), 0.0)
+    return np.where(norm > 0, (a * b).sum(axis=1) / np.maximum(norm, 1e-12), np.nan)
 
 
-def check_teachers(teacher_maps: dict[str, np.ndarray], previous: np.ndarray) -> dict:
+def check_teachers(
+    teacher_maps: dict[str, np.ndarray], previous: np.ndarray, target: str = "fused"
+) -> dict:
     """{stability: {teacher: median CC with the predecessor's map}, agreement: median CC
-    of the first two teachers, warnings: [sentences]} over every cached frame."""
+    of the first two teachers, flat: {teacher: share of flat maps}, warnings: [sentences]}
+    over every cached frame; None where there is nothing to compare (a single teacher, or
+    no frame with a predecessor). Flat maps are left out of the medians and counted."""
     moving = np.flatnonzero(previous != np.arange(len(previous)))  # not a first frame
-    stability = {
-        name: _median(maps, maps, moving, previous[moving]) for name, maps in teacher_maps.items()
-    }
+    rows = np.arange(len(previous))
+    stability, flat = {}, {}
+    for name, maps in teacher_maps.items():
+        stability[name] = _median(_values(maps, maps, moving, previous[moving]))
+        flat[name] = round(float(np.mean(np.isnan(_values(maps, maps, rows, rows)))), 3)
     names = list(teacher_maps)
     agreement = None
     if len(names) >= 2:
-        rows = np.arange(len(previous))
-        agreement = _median(teacher_maps[names[0]], teacher_maps[names[1]], rows, rows)
-    return {
-        "stability": stability,
-        "agreement": agreement,
-        "warnings": _warnings(stability, agreement, names),
-    }
+        agreement = _median(_values(teacher_maps[names[0]], teacher_maps[names[1]], rows, rows))
+    warnings = _warnings(stability, agreement, names, target) + _flat_warnings(flat)
+    return {"stability": stability, "agreement": agreement, "flat": flat, "warnings": warnings}
 
 
-def _median(first, second, rows, other_rows) -> float:
-    values = [
+def _values(first, second, rows, other_rows) -> np.ndarray:
+    chunks = [
         map_correlations(
             np.asarray(first[rows[k : k + CHUNK]]), np.asarray(second[other_rows[k : k + CHUNK]])
         )
         for k in range(0, len(rows), CHUNK)
     ]
-    return round(float(np.median(np.concatenate(values))), 3) if len(rows) else float("nan")
+    return np.concatenate(chunks) if chunks else np.zeros(0)
 
 
-def _warnings(stability: dict, agreement: float | None, names: list[str]) -> list[str]:
+def _median(values: np.ndarray) -> float | None:
+    values = values[~np.isnan(values)]
+    return round(float(np.median(values)), 3) if len(values) else None
+
+
+def _warnings(stability: dict, agreement: float | None, names: list[str], target: str) -> list[str]:
     said = [
         f"teacher {name}'s map changes a lot from frame to frame (median CC {value:.2f} with "
         f"the frame before, under {UNSTABLE}): it may be firing on parallax, vegetation or "
         "noise rather than on targets, and the model learns that too"
         for name, value in stability.items()
-        if value < UNSTABLE
+        if value is not None and value < UNSTABLE
     ]
     if agreement is not None and agreement < DISAGREE:
         said.append(
             f"teachers {names[0]} and {names[1]} disagree (median CC {agreement:.2f} between "
-            f"their maps, under {DISAGREE}): their fused target is a compromise; score the "
-            "model on footage with boxes (`train footage`) before trusting it"
+            f"their maps, under {DISAGREE}): "
+            + ("their fused target is a compromise; " if target == "fused" else "")
+            + "score the model on footage with boxes (`train footage`) before trusting it"
         )
     return said
+
+
+def _flat_warnings(flat: dict[str, float]) -> list[str]:
+    return [
+        f"teacher {name}'s map is flat on {100 * share:.0f} % of the frames: it points at "
+        "nothing there (a static scene for a motion teacher), so those frames teach silence"
+        for name, share in flat.items()
+        if share > FLAT_SHARE
+    ]
