@@ -65,3 +65,23 @@ def add_size_option(
         metavar=("W", "H"),
         help=f"{what} in pixels, width then height (default {default[0]} {default[1]})",
     )
+
+
+def fraction(text: str) -> float:
+    """A number in [0, 1] (a share of a clip's frames)."""
+    value = non_negative_float(text)
+    if value > 1:
+        raise argparse.ArgumentTypeError(f"{text} must be a fraction in [0, 1]")
+    return value
+
+
+def add_part_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """The one `--part START END` option (fractions of a clip's frames; default 0 1)."""
+    parser.add_argument(
+        "--part",
+        type=fraction,
+        nargs=2,
+        default=[0.0, 1.0],
+        metavar=("START", "END"),
+        help=f"{what}; default 0 1",
+    )

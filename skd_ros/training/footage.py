@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from skd_ros.atomic_write import write_json, write_text
-from skd_ros.cli_args import non_negative_float, non_negative_int, positive_int
+from skd_ros.cli_args import add_part_option, non_negative_float, non_negative_int, positive_int
 
 COMMANDS = ("footage", "background-boxes", "bag")
 DEFAULT_FOOTAGE = Path("../shared/footage")
@@ -62,14 +62,7 @@ def add_commands(commands) -> None:
     )
     bag.add_argument("video", type=Path, help="video file or frame folder")
     bag.add_argument("--out", type=Path, required=True, help="new bag folder")
-    bag.add_argument(
-        "--part",
-        type=fraction,
-        nargs=2,
-        default=[0.0, 1.0],
-        metavar=("START", "END"),
-        help="keep only this part, as fractions of the frames (e.g. 0 0.7); default 0 1",
-    )
+    add_part_option(bag, "keep only this part, as fractions of the frames (e.g. 0 0.7)")
     bag.add_argument("--topic", default="/camera/image_raw", help="image topic")
     bag.add_argument("--fps", type=non_negative_float, default=0.0, help="0: the video's own")
     bag.add_argument("--raw", action="store_true", help="bgr8 Image messages instead of JPEG")
@@ -107,23 +100,11 @@ def add_sequence_args(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--iou", type=float, default=0.0, help="overlap hit: best region's IoU above (default 0)"
     )
-    parser.add_argument(
-        "--part",
-        type=fraction,
-        nargs=2,
-        default=[0.0, 1.0],
-        metavar=("START", "END"),
-        help="score only this part of each clip, as fractions of its frames (e.g. 0.7 1.0: "
-        "the last 30 %%, held out from a model trained on the rest); default 0 1",
+    add_part_option(
+        parser,
+        "score only this part of each clip, as fractions of its frames (e.g. 0.7 1.0: the "
+        "last 30 %%, held out from a model trained on the rest)",
     )
-
-
-def fraction(text: str) -> float:
-    """A number in [0, 1] (a share of a clip's frames)."""
-    value = non_negative_float(text)
-    if value > 1:
-        raise argparse.ArgumentTypeError(f"{text} must be a fraction in [0, 1]")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:
