@@ -291,7 +291,7 @@ def test_fine_tuning_a_bag_starts_from_the_given_weights(synthetic_run, workdir,
     refused = subprocess.run(
         [str(TRAIN), "run", *wrong], cwd=tmp_path, capture_output=True, text=True
     )
-    assert refused.returncode != 0 and "set model.resolution and model.compensation" in (
+    assert refused.returncode != 0 and "another shape of model: resolution 32 (run: 64)" in (
         refused.stdout + refused.stderr
     )
 
