@@ -124,6 +124,19 @@ def test_both_stages_on_synthetic_data_beat_an_untrained_sst(synthetic_run, work
     assert trained > untrained + 0.5, (trained, untrained)
 
 
+def test_evaluating_the_packaged_model_leaves_the_package_as_installed(
+    synthetic_run, workdir, models_dir
+):
+    before = sorted(p.name for p in models_dir.iterdir())
+    settings = tiny(workdir, "packaged-eval", "model.resolution=64")
+    result = train(
+        "evaluate", "--model", str(models_dir / "sst_demo_int8.json"), *settings, cwd=workdir
+    )
+    assert sorted(p.name for p in models_dir.iterdir()) == before
+    written = workdir / "packaged-eval" / "evaluate" / "sst_demo_int8" / "metrics.json"
+    assert written.is_file() and str(written) in result.stdout
+
+
 def test_quantize_writes_an_int8_model_scored_beside_the_fp32_one(synthetic_run, workdir):
     model = synthetic_run / "model" / "sst.json"
     result = train("quantize", "--model", str(model), *tiny(workdir, "run"), cwd=workdir)

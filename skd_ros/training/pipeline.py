@@ -333,8 +333,9 @@ def evaluate_model(
 ) -> dict:
     """Score an exported Sst, as the node runs it (ONNX Runtime), on the evaluation split.
 
-    Prints the table and (`write`) saves it as metrics.json and metrics.md next to the model.
-    The model is loaded (and checked) before any data is read.
+    Prints the table and (`write`) saves it as metrics.json and metrics.md next to the model
+    (a packaged model's under `<output>/evaluate/<name>/`: the package's files stay as
+    installed). The model is loaded (and checked) before any data is read.
     """
     engine = exported_engine(config, model_json)
     videos = sources.evaluation_videos(config, split)
@@ -342,11 +343,22 @@ def evaluate_model(
     summary = _score_exported(config, engine, videos, truth, progress)
     table = evaluate.category_tables({Path(model_json).stem: summary})
     if write:
-        out = Path(model_json).parent
+        out = _metrics_folder(config, Path(model_json))
         write_json(out / "metrics.json", summary, indent=2)
         write_text(out / "metrics.md", table + "\n")
+        print(f"wrote {out / 'metrics.json'} and metrics.md", flush=True)
     print(table, flush=True)
     return summary
+
+
+def _metrics_folder(config: TrainConfig, model_json: Path) -> Path:
+    """Next to the model, unless it is one of the package's own files."""
+    from skd_ros.package_files import find_package_file
+
+    packaged = find_package_file("resource/models", "models", model_json.name)
+    if packaged is not None and packaged.resolve() == model_json.resolve():
+        return Path(config.output) / "evaluate" / model_json.stem
+    return model_json.parent
 
 
 def _score_exported(config: TrainConfig, engine, videos, truth, progress: bool) -> dict:
