@@ -118,6 +118,15 @@ class RosProcess:
         except subprocess.TimeoutExpired:
             return None
 
+    def run_to_end(self, timeout_s: float) -> tuple[int | None, str]:
+        """Wait up to `timeout_s` for the process to exit (None: it did not), stop it in any
+        case, and return that exit code with its output."""
+        try:
+            code = self.wait(timeout_s)
+        finally:
+            self.stop()
+        return code, self.output()
+
     def stop(self) -> int:
         """SIGINT (clean shutdown), then SIGTERM, then SIGKILL; returns the exit code."""
         for sig, grace in ((signal.SIGINT, 5.0), (signal.SIGTERM, 3.0), (signal.SIGKILL, 3.0)):

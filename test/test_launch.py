@@ -155,10 +155,6 @@ def test_a_bad_launch_argument_stops_the_launch_naming_it(
     launch_file = installed / "share" / "skd_ros" / "launch" / "saliency.launch.py"
     command = [sys.executable, str(script), str(launch_file), argument]
     process = ros_process("", [], fresh_domain, tmp_path / "launch.log", command=command)
-    try:
-        code = process.wait(60.0)
-    finally:
-        process.stop()
-    output = process.output()
+    code, output = process.run_to_end(60.0)
     assert code not in (0, None) and says in output, output
     assert "saliency_node" not in output.split(says)[-1], output  # no node was started

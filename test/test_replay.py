@@ -49,12 +49,7 @@ def run_replay(ros_process):
     """`run_replay(args, domain, log)`: exit code and output of a replay run to its end."""
 
     def run(args, domain, log, timeout_s=90.0):
-        process = ros_process("skd_ros.tools.replay", args, domain, log)
-        try:
-            code = process.wait(timeout_s)
-        finally:
-            process.stop()
-        return code, process.output()
+        return ros_process("skd_ros.tools.replay", args, domain, log).run_to_end(timeout_s)
 
     return run
 

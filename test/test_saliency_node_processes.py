@@ -68,11 +68,7 @@ def start_up_result(ros_process, domain, tmp_path):
 
     def result(args: list[str]) -> tuple[int | None, str]:
         process = ros_process("skd_ros.ros.node", args, domain, tmp_path / "log")
-        try:
-            code = process.wait(START_TIMEOUT_S)
-        finally:
-            process.stop()
-        return code, process.output()
+        return process.run_to_end(START_TIMEOUT_S)
 
     return result
 

@@ -42,7 +42,7 @@ def check_teachers(
     stability, flat = {}, {}
     for name, maps in teacher_maps.items():
         stability[name] = _median(_values(maps, maps, moving, previous[moving]))
-        flat[name] = round(float(np.mean(np.isnan(_values(maps, maps, rows, rows)))), 3)
+        flat[name] = _flat_share(maps)
     names = list(teacher_maps)
     agreement = None
     if len(names) >= 2:
@@ -59,6 +59,15 @@ def _values(first, second, rows, other_rows) -> np.ndarray:
         for k in range(0, len(rows), CHUNK)
     ]
     return np.concatenate(chunks) if chunks else np.zeros(0)
+
+
+def _flat_share(maps: np.ndarray) -> float:
+    """Share of the maps that are the same value everywhere (they point at nothing)."""
+    flat = [
+        np.ptp(np.asarray(maps[k : k + CHUNK]).reshape(-1, maps[0].size), axis=1) == 0
+        for k in range(0, len(maps), CHUNK)
+    ]
+    return round(float(np.mean(np.concatenate(flat)) if flat else 0.0), 3)
 
 
 def _median(values: np.ndarray) -> float | None:
