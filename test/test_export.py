@@ -93,14 +93,14 @@ def test_foreign_or_broken_json_is_refused(tmp_path):
 
 
 def test_the_operator_allow_list_is_what_our_exports_contain(exported, tmp_path, models_dir):
-    """SST_OPERATORS: read from the packaged models and a fresh fp32 export and its INT8 copy."""
+    """SST_OPERATORS: read from the packaged models, fresh fp32 exports (with and without
+    motion channels) and their INT8 copies."""
     _, paths = exported
-    int8 = quantize_model(paths.metadata, synthetic_calibration_pairs(32, 8), out_dir=tmp_path)
-    files = [
-        *models_dir.glob("*.onnx"),
-        paths.onnx,
-        tmp_path / read_metadata(int8)["files"]["onnx"],
-    ]
+    motion = export_sst(Sst(ModelConfig(resolution=32, motion_input=True)), tmp_path / "m")
+    files = [*models_dir.glob("*.onnx")]
+    for fp32 in (paths, motion):
+        int8 = quantize_model(fp32.metadata, synthetic_calibration_pairs(32, 8), out_dir=tmp_path)
+        files += [fp32.onnx, tmp_path / read_metadata(int8)["files"]["onnx"]]
     found = {(node.domain, node.op_type) for f in files for node in onnx.load(f).graph.node}
     assert {domain for domain, _ in found} == {""}
     assert {op for _, op in found} == SST_OPERATORS

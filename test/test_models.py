@@ -93,6 +93,28 @@ def test_from_students_copies_layers_one_to_eight():
         assert torch.equal(sst.temporal(pair), st.stream(pair))
 
 
+def test_motion_input_hands_both_temporal_networks_the_pairs_difference():
+    config = ModelConfig(resolution=32, motion_input=True)
+    st = perturbed(temporal_student(config), seed=3)
+    sst = Sst.from_students(perturbed(spatial_student(config), 4), st)
+    assert st.stream.layer1[0].in_channels == 9 and sst.temporal.layer1[0].in_channels == 9
+    current = torch.rand(2, 3, 32, 32)
+    previous = current.clone()
+    previous[:, :, 8:16, 8:16] = 1.0 - previous[:, :, 8:16, 8:16]  # something moved there
+    pair = torch.cat((previous, current), 1)
+    with torch.no_grad():
+        assert torch.equal(st(pair), st.forward_pair(previous, current))
+        plain = temporal_student(ModelConfig(resolution=32))
+        first = "stream.layer1.0.weight"
+        plain.load_state_dict(
+            {k: v[:, :6] if k == first else v for k, v in st.state_dict().items()}
+        )
+        # the same weights on the colour channels: only the difference channels differ
+        assert not torch.allclose(st(pair), plain(pair))
+        still = torch.cat((current, current), 1)
+        assert torch.allclose(st(still), plain(still), atol=1e-6)  # no motion: nothing added
+
+
 def test_from_students_gives_a_fresh_truncated_normal_head_and_leaves_students_alone():
     ss, st = perturbed(spatial_student(), 1), perturbed(temporal_student(), 2)
     before = {k: v.clone() for k, v in ss.state_dict().items()}
@@ -121,6 +143,7 @@ def test_from_students_refuses_students_of_different_shape():
         ({"resolution": 30}, "multiple of 4"),
         ({"first_kernels": (4, 3)}, "odd kernel"),
         ({"stream_widths": (16, 32)}, "6 entries"),
+        ({"motion_input": "yes"}, "true or false"),
     ],
 )
 def test_bad_config_is_refused_with_the_reason(kwargs, message):
@@ -131,6 +154,10 @@ def test_bad_config_is_refused_with_the_reason(kwargs, message):
 def test_config_round_trips_through_json_form():
     config = ModelConfig.variant("modify-b", resolution=32)
     assert ModelConfig.from_dict(config.to_dict()) == config
+    moving = ModelConfig.variant("aerial", 32, "homography", motion_input=True)
+    assert ModelConfig.from_dict(moving.to_dict()) == moving
+    older = {k: v for k, v in config.to_dict().items() if k != "motion_input"}
+    assert ModelConfig.from_dict(older) == config  # a model exported before the key
     with pytest.raises(ValueError, match="unknown model config keys"):
         ModelConfig.from_dict({**config.to_dict(), "resolutoin": 64})
     with pytest.raises(ValueError, match="unknown variant"):

@@ -26,14 +26,17 @@ from skd_ros.quoting import shown
 # (onnxruntime.quantization); test_export checks this against fresh files of both.
 SST_OPERATORS = frozenset(
     {
+        "Abs",  # Abs, Mul and Sub: the temporal stream's motion channels (`motion_input`)
         "Concat",
         "Conv",
         "ConvTranspose",
         "DequantizeLinear",
         "MaxPool",
+        "Mul",
         "QuantizeLinear",
         "Relu",
         "Sigmoid",
+        "Sub",
     }
 )
 STANDARD_DOMAINS = ("", "ai.onnx")

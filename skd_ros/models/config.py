@@ -26,6 +26,9 @@ class ModelConfig:
     `head_widths` those of layers 9, 10, 11, 12 (layer 13 always has one output channel).
     `compensation` is how the temporal pair is built: "homography" aligns the previous
     input to the current one (`skd_ros.inference.compensation`), "none" pairs them as read.
+    `motion_input` gives the temporal stream the pair's absolute difference as three more
+    channels (`skd_ros.models.layers.temporal_input`): motion handed to it rather than left
+    to be found, so what it learns from synthetic clips is motion, not their look.
     """
 
     resolution: int = 64
@@ -33,18 +36,37 @@ class ModelConfig:
     stream_widths: tuple[int, ...] = (16, 16, 32, 64, 64, 128)
     head_widths: tuple[int, ...] = (32, 32, 16, 8)
     compensation: str = "none"
+    motion_input: bool = False
 
     def __post_init__(self) -> None:
         """Refuse a shape that is malformed or too large before any layer is built."""
         check_shape(self.resolution, self.first_kernels, self.stream_widths, self.head_widths)
         check_compensation(self.compensation)
+        if not isinstance(self.motion_input, bool):
+            raise ValueError(f"motion_input={self.motion_input!r}: must be true or false")
 
     @classmethod
-    def variant(cls, name: str, resolution: int = 64, compensation: str = "none") -> ModelConfig:
+    def variant(
+        cls,
+        name: str,
+        resolution: int = 64,
+        compensation: str = "none",
+        motion_input: bool = False,
+    ) -> ModelConfig:
         """Config for a named kernel variant: 'aerial' (paper default), 'modify-a', 'modify-b'."""
         if name not in KERNEL_VARIANTS:
             raise ValueError(f"unknown variant {name!r}; choose one of {sorted(KERNEL_VARIANTS)}")
-        return cls(resolution, KERNEL_VARIANTS[name], compensation=compensation)
+        return cls(
+            resolution,
+            KERNEL_VARIANTS[name],
+            compensation=compensation,
+            motion_input=motion_input,
+        )
+
+    @property
+    def temporal_channels(self) -> int:
+        """Input channels of the temporal stream: the pair, and its difference if asked."""
+        return 9 if self.motion_input else 6
 
     @property
     def feature_channels(self) -> int:
@@ -62,7 +84,14 @@ class ModelConfig:
     @classmethod
     def from_dict(cls, data: dict) -> ModelConfig:
         """Inverse of `to_dict`; unknown keys are an error so a typo is not silently ignored."""
-        known = {"resolution", "first_kernels", "stream_widths", "head_widths", "compensation"}
+        known = {
+            "resolution",
+            "first_kernels",
+            "stream_widths",
+            "head_widths",
+            "compensation",
+            "motion_input",
+        }
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown model config keys {sorted(unknown)}; known: {sorted(known)}")

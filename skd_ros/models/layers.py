@@ -13,6 +13,9 @@ from skd_ros.models.config import ModelConfig
 # instead, the first steps push every pixel down so hard that the head's ReLUs die and the
 # network collapses to a flat map (seen on small-target aerial data).
 OUTPUT_PRIOR_LOGIT = -3.0
+# `motion_input`'s difference channels are |current - previous| times this: a moving edge
+# then reaches about the range of the colour channels instead of a few hundredths of it.
+MOTION_GAIN = 4.0
 
 
 def conv_relu(in_ch: int, out_ch: int, kernel: int) -> nn.Sequential:
@@ -25,6 +28,14 @@ def upsample(in_ch: int, out_ch: int, activation: nn.Module) -> nn.Sequential:
     """A 4x4 stride-2 transposed convolution that doubles the map side, then `activation`."""
     deconv = nn.ConvTranspose2d(in_ch, out_ch, 4, stride=2, padding=1)
     return nn.Sequential(deconv, activation)
+
+
+def temporal_input(previous: torch.Tensor, current: torch.Tensor, config: ModelConfig):
+    """The temporal stream's input: (previous, current) on channels, and with
+    `config.motion_input` their scaled absolute difference after them (9 channels)."""
+    if not config.motion_input:
+        return torch.cat((previous, current), dim=1)
+    return torch.cat((previous, current, MOTION_GAIN * torch.abs(current - previous)), dim=1)
 
 
 class Stream(nn.Sequential):

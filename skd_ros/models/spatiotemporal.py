@@ -8,13 +8,15 @@ import torch
 from torch import nn
 
 from skd_ros.models.config import ModelConfig
-from skd_ros.models.layers import Head, Stream, init_truncated_normal
+from skd_ros.models.layers import Head, Stream, init_truncated_normal, temporal_input
 from skd_ros.models.students import SpatialStudent, TemporalStudent
 
 
 class Sst(nn.Module):
     """Spatial stream on the current frame, temporal stream on (previous, current), fused head.
 
+    The temporal stream's input is `temporal_input` (the pair, and its difference when the
+    config asks for it).
     The head's 1x1 layer 9 reduces the concatenation Fs||Ft of both streams' features.
     """
 
@@ -22,14 +24,14 @@ class Sst(nn.Module):
         super().__init__()
         self.config = config or ModelConfig()
         self.spatial = Stream(3, self.config)
-        self.temporal = Stream(6, self.config)
+        self.temporal = Stream(self.config.temporal_channels, self.config)
         self.head = Head(2 * self.config.feature_channels, self.config)
         init_truncated_normal(self)
 
     def forward(self, previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
         """Two (B, 3, h, w) reduced RGB frames in [0, 1] -> (B, 1, h, w) saliency of `current`."""
         fs = self.spatial(current)
-        ft = self.temporal(torch.cat((previous, current), dim=1))
+        ft = self.temporal(temporal_input(previous, current, self.config))
         return self.head(torch.cat((fs, ft), dim=1))
 
     @classmethod

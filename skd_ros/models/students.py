@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from skd_ros.models.config import ModelConfig
-from skd_ros.models.layers import Head, Stream, init_truncated_normal
+from skd_ros.models.layers import Head, Stream, init_truncated_normal, temporal_input
 
 
 class Student(nn.Module):
@@ -36,15 +36,21 @@ class TemporalStudent(Student):
     """St: predicts saliency from (previous, current) frames stacked on channels (6 channels).
 
     Unlike the paper's (I_n, I_n+1) -> Y_n, the pair is causal: it predicts the newest
-    frame's map, so the node adds no frame of latency.
+    frame's map, so the node adds no frame of latency. Its stream sees `temporal_input` of
+    the pair, as Sst's temporal stream does, so its layers move there unchanged.
     """
 
     def __init__(self, config: ModelConfig | None = None) -> None:
-        super().__init__(6, config or ModelConfig())
+        config = config or ModelConfig()
+        super().__init__(config.temporal_channels, config)
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        """(B, 6, h, w) stacked (previous, current) -> (B, 1, h, w) saliency of current."""
+        return self.forward_pair(frames[:, :3], frames[:, 3:])
 
     def forward_pair(self, previous: torch.Tensor, current: torch.Tensor) -> torch.Tensor:
-        """Same as forward on the two frames stacked in (previous, current) order."""
-        return self(torch.cat((previous, current), dim=1))
+        """Saliency of `current` from the two (B, 3, h, w) frames."""
+        return self.head(self.stream(temporal_input(previous, current, self.config)))
 
 
 def spatial_student(config: ModelConfig | None = None) -> SpatialStudent:

@@ -51,6 +51,7 @@ class ModelSection:
     resolution: int = 64
     variant: str = "aerial"  # aerial | modify-a | modify-b
     compensation: str = "none"  # none | homography: previous input aligned to the current
+    motion_input: bool = False  # temporal stream also sees |current - previous|
     init: str = ""  # fine-tune: "packaged" or an exported .json to start Sst from ("": none)
 
 
@@ -187,18 +188,24 @@ class TrainConfig:
 
     def _validate_model(self) -> None:
         """The model section, checked now rather than after hours of stage 0."""
-        from skd_ros.models.config import ModelConfig
-
         try:
-            ModelConfig.variant(self.model.variant, self.model.resolution, self.model.compensation)
+            self.model_config()
         except ValueError as error:
             raise ValueError(
                 f"model (resolution={shown(self.model.resolution)}, "
                 f"variant={shown(self.model.variant)}, "
-                f"compensation={shown(self.model.compensation)}) is invalid: {error}"
+                f"compensation={shown(self.model.compensation)}, "
+                f"motion_input={shown(self.model.motion_input)}) is invalid: {error}"
             ) from None
         if self.model.init:
             self._check_init()
+
+    def model_config(self):
+        """The networks' shape (a ModelConfig) the `model` section names."""
+        from skd_ros.models.config import ModelConfig
+
+        m = self.model
+        return ModelConfig.variant(m.variant, m.resolution, m.compensation, m.motion_input)
 
     def init_model(self) -> Path | None:
         """The exported model `model.init` names (None: train Sst from its students)."""
@@ -216,7 +223,6 @@ class TrainConfig:
     def _check_init(self) -> None:
         """The model to fine-tune loads (description and weights) and has the run's shape."""
         from skd_ros.export import load_sst
-        from skd_ros.models.config import ModelConfig
 
         try:
             has = load_sst(self.init_model()).config
@@ -226,8 +232,7 @@ class TrainConfig:
                 f"model.init={shown(self.model.init)}: {reason} (give 'packaged' or an "
                 "exported model .json from `train export`, next to its .safetensors)"
             ) from None
-        m = self.model
-        wanted = ModelConfig.variant(m.variant, m.resolution, m.compensation)
+        wanted = self.model_config()
         if has != wanted:
             differ = [
                 f"{key} {getattr(has, key)!r} (run: {getattr(wanted, key)!r})"
@@ -236,8 +241,8 @@ class TrainConfig:
             ]
             raise ValueError(
                 f"model.init={shown(self.model.init)} is another shape of model: "
-                f"{'; '.join(differ)}; set model.resolution, model.variant and "
-                "model.compensation to the model's"
+                f"{'; '.join(differ)}; set model.resolution, model.variant, "
+                "model.compensation and model.motion_input to the model's"
             )
 
     def to_dict(self) -> dict:

@@ -53,9 +53,8 @@ class RunResult:
 
 
 def model_config(config: TrainConfig) -> ModelConfig:
-    """The networks' shape (and pair compensation) from the `model` section."""
-    m = config.model
-    return ModelConfig.variant(m.variant, m.resolution, m.compensation)
+    """The networks' shape (and how its pair is built) from the `model` section."""
+    return config.model_config()
 
 
 def loop_settings(config: TrainConfig, epochs: int, resume: bool, progress: bool) -> LoopSettings:
@@ -290,6 +289,7 @@ def export_run(run_dir: Path, out: Path | None = None, name: str = "sst", what: 
         config.model.resolution = int(shape_dict["resolution"])
         config.model.variant = str(shape_dict["variant"])
         config.model.compensation = str(shape_dict.get("compensation", "none"))
+        config.model.motion_input = shape_dict.get("motion_input", False) is True
     except (json.JSONDecodeError, UnicodeDecodeError, KeyError, TypeError, ValueError) as exc:
         raise ValueError(
             f"{saved} is not the config a `train run` writes ({type(exc).__name__}: {exc}); "
