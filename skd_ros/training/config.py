@@ -13,12 +13,15 @@ import datetime
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from skd_ros.quoting import cut, shown
 from skd_ros.yaml_files import parse_yaml, read_yaml
+
+if TYPE_CHECKING:  # imported when called: a config loads without torch
+    from skd_ros.models.config import ModelConfig
 
 # The built-in deep teachers' default working resolution (skd_ros.teachers.deep_nets).
 DEFAULT_DEEP_INPUT_SIZE = (768, 448)
@@ -200,8 +203,8 @@ class TrainConfig:
         if self.model.init:
             self._check_init()
 
-    def model_config(self):
-        """The networks' shape (a ModelConfig) the `model` section names."""
+    def model_config(self) -> ModelConfig:
+        """The networks' shape the `model` section names."""
         from skd_ros.models.config import ModelConfig
 
         m = self.model

@@ -22,7 +22,7 @@ from skd_ros.atomic_write import write_json, write_text
 from skd_ros.export import export_sst, load_sst
 from skd_ros.inference.engine import SaliencyEngine
 from skd_ros.inference.model_files import read_description
-from skd_ros.models import ModelConfig, SpatialStudent, Sst, TemporalStudent
+from skd_ros.models import SpatialStudent, Sst, TemporalStudent
 from skd_ros.preprocess import unit_scale
 from skd_ros.quoting import shown
 from skd_ros.training import distributed, evaluate, sources
@@ -50,11 +50,6 @@ class RunResult:
     sst: Sst | None = None
     model_json: Path | None = None
     metrics: dict | None = None
-
-
-def model_config(config: TrainConfig) -> ModelConfig:
-    """The networks' shape (and how its pair is built) from the `model` section."""
-    return config.model_config()
 
 
 def loop_settings(config: TrainConfig, epochs: int, resume: bool, progress: bool) -> LoopSettings:
@@ -179,7 +174,7 @@ def _shared_cache(videos, resolution, teachers, config, context, progress):
 def _train_stages(
     config, cache, teachers, run_dir, resume, context, progress, students_only: bool = False
 ) -> RunResult:
-    shape = model_config(config)
+    shape = config.model_config()
     spatial_name, temporal_name = (teacher.name for teacher in teachers)
     targets = cache.targets
     if targets is None:
@@ -249,7 +244,7 @@ def _fine_tune(config, init: Path, cache, targets, run_dir, resume, context, pro
     _say(context, f"model.init: stage 2 starts from {init} (fine-tuning; stage 1 is skipped)")
     sst = load_sst(init).train()
     stage2 = loop_settings(config, config.stage2.epochs, resume, progress)
-    shape = model_config(config)
+    shape = config.model_config()
     data = PairBatches(cache.frames, cache.previous, targets, compensation=shape.compensation)
     sst = train_sst(sst, data, stage2, run_dir / STAGE_DIRS["sst"], context, calibrate_head=False)
     return RunResult(run_dir, sst=sst)
@@ -298,7 +293,7 @@ def export_run(run_dir: Path, out: Path | None = None, name: str = "sst", what: 
     checkpoint = run_dir / STAGE_DIRS["sst"] / CHECKPOINT
     if not checkpoint.is_file():
         raise FileNotFoundError(f"{checkpoint} does not exist: stage 2 has not run yet")
-    sst = Sst(model_config(config))
+    sst = Sst(config.model_config())
     sst.load_state_dict(load_checkpoint(checkpoint).model)
     info = _run_info(run_dir, saved_config) | ({"what": what} if what else {})
     paths = export_sst(sst, out or run_dir / "model", name, info)

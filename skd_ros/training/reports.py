@@ -241,7 +241,7 @@ def _train_from_scratch(config, out: Path, progress: bool) -> Sst:
     settings = pipeline.loop_settings(
         config, config.stage2.epochs, (out / "checkpoint.pt").exists(), progress
     )
-    model = Sst(pipeline.model_config(config))
+    model = Sst(config.model_config())
     pairing = model.config.compensation
     data = PairBatches(cache.frames, cache.previous, targets, compensation=pairing)
     return train_sst(model, data, settings, out, context)
